@@ -1,0 +1,1 @@
+"""The instructor tool chain: release, validate and autograde exercises on top of nbgrader."""
