@@ -1,2 +1,146 @@
-def main(argv=None):
-    raise SystemExit("not yet")
+"""Command line: ``i2dl-grader {release,validate,autograde,demo}`` (also ``python -m grader``)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from grader.course import GraderError, Repository, find_repository
+
+
+def _course_dir(args: argparse.Namespace, repo: Repository) -> Path:
+    return Path(args.course_dir).resolve() if args.course_dir else repo.default_course_dir
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="i2dl-grader",
+        description="Release, validate and autograde i2dl exercises (built on nbgrader).",
+    )
+    parser.add_argument("--course-dir", help="course working directory (default: <repo>/.course)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("release", help="regenerate exercises/ from solutions/")
+    p.add_argument("exercises", nargs="*", metavar="EX", help="exercise names (default: all)")
+    p.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if exercises/ is out of date"
+    )
+
+    grading = argparse.ArgumentParser(add_help=False)
+    grading.add_argument(
+        "--workers",
+        type=_positive,
+        default=os.cpu_count() or 1,
+        help="parallel grading workers (default: number of cores)",
+    )
+    grading.add_argument(
+        "--cell-timeout", type=_positive, default=60, help="seconds one cell may run (default: 60)"
+    )
+    grading.add_argument("--no-progress", action="store_true", help="no progress output")
+
+    p = sub.add_parser(
+        "validate",
+        parents=[grading],
+        help="solutions must score full marks and releases zero, twice",
+    )
+    p.add_argument("exercises", nargs="*", metavar="EX", help="exercise names (default: all)")
+
+    p = sub.add_parser("autograde", parents=[grading], help="grade a folder of submissions")
+    p.add_argument(
+        "submissions",
+        type=Path,
+        help="folder of <student>/<exercise>/<notebook>.ipynb or <student>.zip",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="output folder for grades.csv, report.json, gradebook and feedback",
+    )
+    p.add_argument(
+        "--exercise",
+        action="append",
+        metavar="EX",
+        help="grade only this exercise (repeatable; default: every exercise handed in)",
+    )
+
+    sub.add_parser(
+        "demo",
+        parents=[grading],
+        help="release, grade a small sample class and print the grade table",
+    )
+    return parser
+
+
+def _options(args: argparse.Namespace):
+    from grader.autograde import GradingOptions
+
+    return GradingOptions(
+        cell_timeout=args.cell_timeout, workers=args.workers, progress=not args.no_progress
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    repo = find_repository()
+    try:
+        if args.command == "release":
+            from grader.release import release
+
+            names = repo.resolve_exercises(args.exercises)
+            stale = release(repo, names, _course_dir(args, repo), check=args.check)
+            if args.check:
+                if stale:
+                    print("out of date (run `i2dl-grader release`):", " ".join(stale))
+                    return 1
+                print("exercises/ is up to date:", " ".join(names))
+            else:
+                print(
+                    "released:",
+                    " ".join(names),
+                    f"({len(stale)} changed)" if stale else "(no changes)",
+                )
+            return 0
+        if args.command == "validate":
+            from grader.validate import format_checks, validate
+
+            checks = validate(repo, repo.resolve_exercises(args.exercises), _options(args))
+            print(format_checks(checks))
+            failed = [c for c in checks if c.problem]
+            print(f"\n{len(checks) - len(failed)} of {len(checks)} checks passed")
+            return 1 if failed else 0
+        if args.command == "autograde":
+            from grader.autograde import autograde
+            from grader.results import format_table
+
+            results = autograde(
+                repo, args.submissions.resolve(), args.out, args.exercise, _options(args)
+            )
+            print(format_table(results))
+            print(f"\nwrote {args.out / 'grades.csv'} and {args.out / 'report.json'}")
+            return 0
+        if args.command == "demo":
+            from grader.demo import run_demo
+
+            run_demo(repo, _course_dir(args, repo), _options(args))
+            return 0
+    except GraderError as exc:
+        print(f"i2dl-grader: error: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"i2dl-grader: error: {exc}", file=sys.stderr)
+        return 2
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,253 @@
+"""``i2dl-grader autograde``: grade a class of submissions with nbgrader.
+
+Layout of the output folder (it is also nbgrader's course root for the run)::
+
+    OUT/grades.csv        one row per student, exercise and notebook
+    OUT/report.json       per-test-cell detail, reasons, warnings
+    OUT/gradebook.db      nbgrader's gradebook
+    OUT/feedback/<student>/<exercise>/<notebook>.html
+    OUT/submitted/, OUT/autograded/, OUT/release/, OUT/logs/   working folders
+
+Every submission is graded on its own: an unreadable notebook, a crash or a grading error is
+recorded for that notebook (typed status, zero score, a reason) and grading moves on.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.converters import Autograde
+
+from grader.course import (
+    COURSE_ID,
+    GraderError,
+    Repository,
+    make_coursedir,
+    nbgrader_config,
+    quiet_nbgrader,
+)
+from grader.feedback import generate_feedback
+from grader.release import generate_release
+from grader.results import NotebookResult, TestResult, write_grades_csv, write_report
+from grader.submissions import StudentSubmission, discover
+
+
+@dataclass
+class GradingOptions:
+    cell_timeout: int = 60
+    workers: int = 1
+    progress: bool = True
+
+
+def _read_notebook(path: Path) -> str | None:
+    """Return why ``path`` cannot be graded, or None when it is a valid notebook."""
+    try:
+        nb = nbformat.read(path, as_version=4)
+        nbformat.validate(nb)
+    except Exception as exc:  # invalid JSON, wrong schema, unreadable bytes...
+        kind = type(exc).__name__
+        return (
+            f"not a valid notebook ({kind}: {str(exc).splitlines()[0][:200] if str(exc) else ''})"
+        )
+    return None
+
+
+def _error_text(cell) -> str | None:
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "error":
+            return f"{output.get('ename', 'Error')}: {output.get('evalue', '')}".strip()
+    return None
+
+
+def _test_results(
+    gb: Gradebook, autograded_nb: Path | None, student: str, exercise: str, notebook: str
+) -> list[TestResult]:
+    errors: dict[str, str | None] = {}
+    if autograded_nb is not None and autograded_nb.exists():
+        nb = nbformat.read(autograded_nb, as_version=4)
+        for cell in nb.cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("grade") and cell.cell_type == "code":
+                errors[meta["grade_id"]] = _error_text(cell)
+    tests = []
+    submission = gb.find_submission_notebook(notebook, exercise, student)
+    for grade in sorted(submission.grades, key=lambda g: g.name):
+        tests.append(
+            TestResult(
+                grade_id=grade.name,
+                score=float(grade.score or 0.0),
+                max_score=float(grade.max_score),
+                error=errors.get(grade.name),
+            )
+        )
+    return tests
+
+
+class ClassGrader:
+    """Grades one class's submissions into one output folder."""
+
+    def __init__(self, repo: Repository, out: Path, exercises: list[str], options: GradingOptions):
+        self.repo = repo
+        self.out = out.resolve()
+        self.exercises = exercises
+        self.options = options
+        self.log_file = self.out / "logs" / "nbgrader.log"
+        self.config = nbgrader_config(
+            self.out, repo.solutions, self.out / "release", cell_timeout=options.cell_timeout
+        )
+        self.warnings: list[str] = []
+
+    def prepare(self) -> dict[str, dict[str, float]]:
+        """Release every exercise into the run's gradebook; return notebook -> max score."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        max_scores: dict[str, dict[str, float]] = {}
+        for exercise in self.exercises:
+            generate_release(self.repo, exercise, self.out, self.out / "release")
+            with Gradebook(self.config.CourseDirectory.db_url, COURSE_ID) as gb:
+                assignment = gb.find_assignment(exercise)
+                max_scores[exercise] = {nb.name: float(nb.max_score) for nb in assignment.notebooks}
+        return max_scores
+
+    def grade_notebook(
+        self, student: str, exercise: str, notebook: str, submitted: Path
+    ) -> NotebookResult:
+        """Autograde one valid notebook that is already in ``submitted/``."""
+        coursedir = make_coursedir(self.config)
+        coursedir.student_id = student
+        coursedir.assignment_id = exercise
+        coursedir.notebook_id = notebook
+        converter = Autograde(
+            coursedir=coursedir, config=self.config, log=quiet_nbgrader(self.log_file)
+        )
+        converter.force = True
+        start = time.perf_counter()
+        status, reason = "ok", ""
+        try:
+            converter.start()
+        except Exception as exc:  # nbgrader raises after logging; the kernel died or hung
+            status = "crashed"
+            reason = f"autograding failed: {exc}".splitlines()[0][:300]
+        seconds = time.perf_counter() - start
+        autograded = self.out / "autograded" / student / exercise / f"{notebook}.ipynb"
+        if status == "ok" and not autograded.exists():
+            status, reason = "crashed", "nbgrader produced no autograded notebook"
+        with Gradebook(self.config.CourseDirectory.db_url, COURSE_ID) as gb:
+            try:
+                tests = _test_results(
+                    gb, autograded if status == "ok" else None, student, exercise, notebook
+                )
+                score = sum(t.score for t in tests) if status == "ok" else 0.0
+                max_score = float(gb.find_notebook(notebook, exercise).max_score)
+            except MissingEntry:
+                tests, score = [], 0.0
+                max_score = float(gb.find_notebook(notebook, exercise).max_score)
+        return NotebookResult(
+            student, exercise, notebook, score, max_score, status, reason, round(seconds, 2), tests
+        )
+
+    def grade_student(
+        self, student: str, folders: dict[str, Path], max_scores: dict[str, dict[str, float]]
+    ) -> list[NotebookResult]:
+        results = []
+        for exercise in self.exercises:
+            notebooks = max_scores[exercise]
+            folder = folders.get(exercise)
+            submitted_dir = self.out / "submitted" / student / exercise
+            if submitted_dir.exists():
+                shutil.rmtree(submitted_dir)
+            to_grade = []
+            for notebook, max_score in sorted(notebooks.items()):
+                path = folder / f"{notebook}.ipynb" if folder else None
+                if path is None or not path.is_file():
+                    where = f"{exercise}/{notebook}.ipynb"
+                    results.append(
+                        NotebookResult(
+                            student,
+                            exercise,
+                            notebook,
+                            0.0,
+                            max_score,
+                            "missing",
+                            f"no {where} in the submission",
+                        )
+                    )
+                    continue
+                problem = _read_notebook(path)
+                if problem:
+                    results.append(
+                        NotebookResult(
+                            student, exercise, notebook, 0.0, max_score, "invalid", problem
+                        )
+                    )
+                    continue
+                submitted_dir.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, submitted_dir / path.name)
+                to_grade.append(notebook)
+            for notebook in to_grade:
+                results.append(self.grade_notebook(student, exercise, notebook, submitted_dir))
+            if any(r.status == "ok" for r in results if r.exercise == exercise):
+                try:
+                    generate_feedback(self.config, student, exercise, self.log_file)
+                except Exception as exc:  # feedback is a courtesy; never lose the grade over it
+                    self.warnings.append(f"feedback for {student}/{exercise} failed: {exc}")
+        return results
+
+    def run(self, students: list[StudentSubmission]) -> list[NotebookResult]:
+        max_scores = self.prepare()
+        if self.options.workers > 1:
+            self.warnings.append(
+                f"--workers {self.options.workers}: this grader version grades sequentially"
+            )
+        results: list[NotebookResult] = []
+        for index, sub in enumerate(students, start=1):
+            if self.options.progress:
+                print(f"[{index}/{len(students)}] {sub.student}", file=sys.stderr, flush=True)
+            if sub.problem:
+                for exercise in self.exercises:
+                    for notebook, max_score in sorted(max_scores[exercise].items()):
+                        results.append(
+                            NotebookResult(
+                                sub.student,
+                                exercise,
+                                notebook,
+                                0.0,
+                                max_score,
+                                "invalid",
+                                sub.problem,
+                            )
+                        )
+                continue
+            results.extend(self.grade_student(sub.student, sub.exercises, max_scores))
+        write_grades_csv(results, self.out / "grades.csv")
+        write_report(results, self.warnings, self.out / "report.json")
+        return results
+
+
+def autograde(
+    repo: Repository,
+    submissions: Path,
+    out: Path,
+    exercises: list[str] | None,
+    options: GradingOptions,
+) -> list[NotebookResult]:
+    """Grade ``submissions`` into ``out``; see the module docstring for the layout."""
+    if not submissions.is_dir():
+        raise GraderError(f"submissions folder {submissions} does not exist")
+    chosen = repo.resolve_exercises(exercises) if exercises else None
+    grader = ClassGrader(repo, out, chosen or [], options)
+    grader.out.mkdir(parents=True, exist_ok=True)
+    students = discover(submissions, repo.exercise_names(), grader.out / "unpacked")
+    if chosen is None:
+        grader.exercises = sorted({ex for s in students for ex in s.exercises})
+        if not grader.exercises:
+            raise GraderError(
+                f"no submission under {submissions} holds a known exercise folder "
+                f"({', '.join(repo.exercise_names())}); expected <student>/<exercise>/<nb>.ipynb"
+            )
+    return grader.run(students)

@@ -1,0 +1,143 @@
+"""Where things live, and the nbgrader configuration built from code.
+
+The repository holds the nbgrader *source* (``solutions/``) and *release* (``exercises/``)
+directories. Everything nbgrader writes while grading (submitted copies, autograded copies,
+feedback, the gradebook) lives in a course working directory outside the repository.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from nbgrader.coursedir import CourseDirectory
+from traitlets.config import Config
+
+COURSE_ID = "i2dl"
+# Student, exercise and notebook names end up in paths and in the gradebook: keep them plain.
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+# nbgrader creates and migrates the gradebook by running the `alembic` executable from PATH; a
+# grader started as `.venv/bin/i2dl-grader` without an activated environment would not find it.
+_ENV_BIN = str(Path(sys.executable).parent)
+if _ENV_BIN not in os.environ.get("PATH", "").split(os.pathsep):
+    os.environ["PATH"] = _ENV_BIN + os.pathsep + os.environ.get("PATH", "")
+
+
+class GraderError(Exception):
+    """A problem the instructor has to fix (bad arguments, missing exercise, broken source)."""
+
+
+@dataclass(frozen=True)
+class Repository:
+    """The course repository: ``solutions/`` is nbgrader's source, ``exercises/`` its release."""
+
+    root: Path
+
+    @property
+    def solutions(self) -> Path:
+        return self.root / "solutions"
+
+    @property
+    def exercises(self) -> Path:
+        return self.root / "exercises"
+
+    @property
+    def default_course_dir(self) -> Path:
+        return self.root / ".course"
+
+    def exercise_names(self) -> list[str]:
+        """Every exercise with a source folder, sorted."""
+        if not self.solutions.is_dir():
+            raise GraderError(
+                f"no solutions/ folder under {self.root}: is this the course repository?"
+            )
+        return sorted(
+            p.name for p in self.solutions.iterdir() if p.is_dir() and any(p.glob("*.ipynb"))
+        )
+
+    def resolve_exercises(self, names: list[str] | None) -> list[str]:
+        """Check the requested exercise names (all exercises when none are given)."""
+        known = self.exercise_names()
+        if not names:
+            return known
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise GraderError(
+                f"unknown exercise(s) {', '.join(unknown)}; known: {', '.join(known) or 'none'}"
+            )
+        return list(names)
+
+    def source_notebooks(self, exercise: str) -> list[Path]:
+        return sorted((self.solutions / exercise).glob("*.ipynb"))
+
+
+def find_repository(start: Path | None = None) -> Repository:
+    """Locate the course repository.
+
+    ``I2DL_COURSE_ROOT`` wins; otherwise the current directory or one of its parents that holds
+    ``solutions/``; otherwise the checkout this package was installed from (editable install).
+    """
+    env = os.environ.get("I2DL_COURSE_ROOT")
+    if env:
+        return Repository(Path(env).resolve())
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / "solutions").is_dir() and (candidate / "grader").is_dir():
+            return Repository(candidate)
+    return Repository(Path(__file__).resolve().parents[1])
+
+
+def nbgrader_config(
+    course_root: Path,
+    source: Path,
+    release: Path,
+    cell_timeout: int = 60,
+) -> Config:
+    """The nbgrader configuration, built in code rather than read from nbgrader_config.py.
+
+    Source and release directories may be absolute: nbgrader joins them onto the course root,
+    so an absolute path points it at the repository while its other folders stay in the course
+    working directory.
+    """
+    c = Config()
+    c.CourseDirectory.course_id = COURSE_ID
+    c.CourseDirectory.root = str(course_root)
+    c.CourseDirectory.source_directory = str(source)
+    c.CourseDirectory.release_directory = str(release)
+    c.CourseDirectory.db_url = f"sqlite:///{course_root / 'gradebook.db'}"
+    c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]
+    # The kernel runs the student's code: give each cell a bounded time. (nbgrader's Execute
+    # already lets a failing cell's error stand and runs the remaining cells.)
+    c.Execute.timeout = cell_timeout
+    c.Execute.interrupt_on_timeout = True
+    c.Execute.startup_timeout = 60
+    c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+    # Restore deleted test cells from the source rather than silently scoring them as absent.
+    c.OverwriteCells.add_missing_cells = True
+    return c
+
+
+def make_coursedir(config: Config) -> CourseDirectory:
+    return CourseDirectory(config=config)
+
+
+def quiet_nbgrader(log_file: Path | None = None) -> logging.Logger:
+    """nbgrader and traitlets log a great deal: send it to a file (or drop it)."""
+    logger = logging.getLogger("i2dl.grader.nbgrader")
+    logger.handlers.clear()
+    logger.propagate = False
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        handler: logging.Handler = logging.FileHandler(log_file)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    else:
+        handler = logging.NullHandler()
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    return logger

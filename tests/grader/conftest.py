@@ -1,0 +1,76 @@
+"""A small class graded once through the CLI; the tests read what it wrote."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from grader.course import find_repository
+from grader.sample import student_version, write_invalid_json, write_notebook, write_zip
+
+EX = "ex03_layers"
+NB = "ex03_layers"
+REPO = find_repository(Path(__file__).parent)
+
+
+def run_cli(*args: str, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "grader", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO.root,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def read_grades(out: Path) -> dict[str, dict[str, str]]:
+    with open(out / "grades.csv", newline="") as fh:
+        return {row["student"]: row for row in csv.DictReader(fh)}
+
+
+@pytest.fixture(scope="session")
+def repo():
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def graded_class(tmp_path_factory):
+    """Grade one class covering the walking skeleton's cases; return (out, grades, report)."""
+    root = tmp_path_factory.mktemp("class")
+    subs = root / "submissions"
+    path = Path(EX) / f"{NB}.ipynb"
+    write_notebook(student_version(REPO, EX, NB), subs / "full" / path)
+    write_notebook(student_version(REPO, EX, NB, solved=[]), subs / "blank" / path)
+    write_notebook(
+        student_version(REPO, EX, NB, solved=["affine_forward", "affine_backward", "relu"]),
+        subs / "half" / path,
+    )
+    write_notebook(
+        student_version(REPO, EX, NB, rewrite={"affine_forward": lambda s: s + "\n  oops(\n"}),
+        subs / "syntax" / path,
+    )
+    write_invalid_json(subs / "badjson" / path, student_version(REPO, EX, NB))
+    (subs / "nothing").mkdir()
+    write_notebook(student_version(REPO, EX, NB), root / "zipped" / "zipper" / path)
+    write_zip(root / "zipped" / "zipper", subs / "zipper.zip")
+    out = root / "out"
+    proc = run_cli("autograde", str(subs), "--out", str(out), "--exercise", EX, "--no-progress")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads((out / "report.json").read_text())
+    return out, read_grades(out), report
+
+
+@pytest.fixture
+def course_copy(tmp_path):
+    """A copy of solutions/ and exercises/ that a test may break (I2DL_COURSE_ROOT points here)."""
+    for name in ("solutions", "exercises"):
+        shutil.copytree(REPO.root / name, tmp_path / name)
+    return tmp_path

@@ -1,0 +1,110 @@
+"""The grader end to end through the CLI on a small class."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.grader.conftest import EX, NB, run_cli
+
+pytestmark = pytest.mark.grader
+
+
+def test_grades_csv_has_the_contract_header(graded_class):
+    out, _, _ = graded_class
+    header = (out / "grades.csv").read_text().splitlines()[0]
+    assert header == "student,exercise,notebook,score,max_score,status"
+
+
+def test_solution_scores_full_marks(graded_class):
+    _, grades, _ = graded_class
+    row = grades["full"]
+    assert (row["exercise"], row["notebook"]) == (EX, NB)
+    assert (row["score"], row["max_score"], row["status"]) == ("100", "100", "ok")
+
+
+def test_release_scores_zero(graded_class):
+    _, grades, _ = graded_class
+    assert (grades["blank"]["score"], grades["blank"]["status"]) == ("0", "ok")
+
+
+def test_half_done_scores_strictly_between(graded_class):
+    _, grades, report = graded_class
+    score = float(grades["half"]["score"])
+    assert 0 < score < 100, score
+    tests = {
+        t["grade_id"]: t
+        for s in report["submissions"]
+        if s["student"] == "half"
+        for t in s["tests"]
+    }
+    assert tests["test_affine_forward"]["score"] == 10
+    assert tests["test_relu"]["score"] == 10
+    assert tests["test_sigmoid"]["score"] == 0
+    assert "NotImplementedError" in tests["test_sigmoid"]["error"]
+
+
+def test_syntax_error_scores_zero_and_others_still_graded(graded_class):
+    _, grades, report = graded_class
+    # The syntax error sits in the first answer cell; every test needs affine_forward or
+    # runs after it, but the activation tests do not: they must still earn their points.
+    row = grades["syntax"]
+    assert row["status"] == "ok"
+    detail = next(s for s in report["submissions"] if s["student"] == "syntax")
+    by_id = {t["grade_id"]: t for t in detail["tests"]}
+    assert by_id["test_affine_forward"]["score"] == 0
+    assert "NameError" in by_id["test_affine_forward"]["error"]
+    assert by_id["test_tanh"]["score"] == by_id["test_tanh"]["max_score"]
+    assert grades["full"]["score"] == "100"  # graded after it, unaffected
+
+
+def test_invalid_json_gets_zero_with_status(graded_class):
+    _, grades, report = graded_class
+    row = grades["badjson"]
+    assert (row["score"], row["max_score"], row["status"]) == ("0", "100", "invalid")
+    detail = next(s for s in report["submissions"] if s["student"] == "badjson")
+    assert "not a valid notebook" in detail["reason"]
+
+
+def test_missing_notebook_is_reported(graded_class):
+    _, grades, _ = graded_class
+    assert (grades["nothing"]["score"], grades["nothing"]["status"]) == ("0", "missing")
+
+
+def test_zip_submission_is_accepted(graded_class):
+    _, grades, _ = graded_class
+    assert (grades["zipper"]["score"], grades["zipper"]["status"]) == ("100", "ok")
+
+
+def test_report_has_per_test_cell_detail(graded_class):
+    _, _, report = graded_class
+    full = next(s for s in report["submissions"] if s["student"] == "full")
+    assert len(full["tests"]) >= 8
+    assert sum(t["max_score"] for t in full["tests"]) == 100
+    assert all(t["error"] is None for t in full["tests"])
+
+
+def test_feedback_is_written_without_hidden_tests(graded_class, repo):
+    out, _, _ = graded_class
+    html = (out / "feedback" / "half" / EX / f"{NB}.html").read_text()
+    assert "test_affine_forward" in html or "affine_forward" in html
+    for secret in ("BEGIN HIDDEN TESTS", "call_own", "_rng = np.random.default_rng()"):
+        assert secret not in html, secret
+
+
+def test_gradebook_is_written(graded_class):
+    out, _, _ = graded_class
+    assert (out / "gradebook.db").stat().st_size > 0
+
+
+def test_unknown_exercise_is_a_clear_error(tmp_path):
+    proc = run_cli(
+        "autograde", str(tmp_path), "--out", str(tmp_path / "o"), "--exercise", "ex99_nope"
+    )
+    assert proc.returncode != 0
+    assert "unknown exercise" in proc.stderr and "ex03_layers" in proc.stderr
+
+
+def test_missing_submissions_folder_is_a_clear_error(tmp_path):
+    proc = run_cli("autograde", str(tmp_path / "absent"), "--out", str(tmp_path / "o"))
+    assert proc.returncode != 0
+    assert "does not exist" in proc.stderr
