@@ -26,7 +26,7 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=.
 
 lint: $(STAMP)
-	$(BIN)/ruff check i2dl grader tests
+	$(BIN)/ruff check i2dl grader tests benchmarks
 
 release: $(STAMP)
 	$(BIN)/i2dl-grader release

@@ -11,10 +11,12 @@ import logging
 import os
 import re
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from nbgrader.coursedir import CourseDirectory
+from sqlalchemy.exc import SAWarning
 from traitlets.config import Config
 
 COURSE_ID = "i2dl"
@@ -27,6 +29,11 @@ SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _ENV_BIN = str(Path(sys.executable).parent)
 if _ENV_BIN not in os.environ.get("PATH", "").split(os.pathsep):
     os.environ["PATH"] = _ENV_BIN + os.pathsep + os.environ.get("PATH", "")
+
+
+# nbgrader's gradebook code trips SQLAlchemy's autoflush warnings on every autograde; they are
+# about nbgrader's session handling, not about the grades, and would bury the grade table.
+warnings.filterwarnings("ignore", category=SAWarning, module=r"nbgrader\.")
 
 
 class GraderError(Exception):

@@ -44,6 +44,8 @@ def is_test_cell(cell) -> bool:
 class RedactHiddenTests(Preprocessor):
     """Strip hidden tests from test cells and shorten their error outputs."""
 
+    enabled = True  # nbconvert skips preprocessors that are not explicitly enabled
+
     def preprocess_cell(self, cell, resources, index):
         if is_test_cell(cell):
             cell.source = redact_hidden(cell.source)

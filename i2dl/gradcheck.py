@@ -253,7 +253,7 @@ def check_gradients(
     dout: np.ndarray | None = None,
     names: Sequence[str] | None = None,
     rtol: float = 1e-7,
-    h: float = 1e-6,
+    h: float = 1e-5,
     seed: int = 0,
 ) -> dict[str, float]:
     """Compare an analytic backward pass with numerical gradients for every input.

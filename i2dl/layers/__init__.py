@@ -1,5 +1,7 @@
 """Functional layers: every ``*_forward`` returns ``(out, cache)`` and every ``*_backward``
-takes ``(dout, cache)`` and returns the gradients listed in its docstring.
+takes ``(dout, cache)`` and returns the gradients listed in its docstring. The LSTM step is the
+one exception, because it has two outputs: ``lstm_step_forward`` returns ``(h, c, cache)`` and
+``lstm_step_backward(dh, dc, cache)`` takes a gradient for each.
 
 All functions work in float64, are vectorised and never modify their arguments.
 """

@@ -213,7 +213,7 @@ def test_check_gradients_reports_input_index_and_values_of_a_wrong_gradient():
     message = str(failure.value)
     b = inputs["b"].copy()
     numerical = numerical_gradient_array(
-        lambda _: affine_forward(inputs["x"], inputs["w"], b)[0], b, dout, h=1e-6
+        lambda _: affine_forward(inputs["x"], inputs["w"], b)[0], b, dout, h=1e-5
     )
     analytic = dout.sum(axis=0)[2] + 1.0
     error = abs(analytic - numerical[2]) / (abs(analytic) + abs(numerical[2]))
