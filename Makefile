@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench lab lint release validate clean constraints
+.PHONY: demo test bench lab lint release validate lectures clean constraints
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "i2dl-course needs Python 3.10 or newer, found " + sys.version.split()[0]'
@@ -27,6 +27,10 @@ lab: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check i2dl grader tests benchmarks
+
+# Re-execute the lecture notebooks and store their outputs (nbval compares against them).
+lectures: $(STAMP)
+	$(BIN)/python scripts/execute_lectures.py
 
 release: $(STAMP)
 	$(BIN)/i2dl-grader release
