@@ -15,9 +15,19 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from nbconvert.preprocessors import ClearMetadataPreprocessor
 from nbgrader.coursedir import CourseDirectory
+from nbgrader.preprocessors import (
+    AssignLatePenalties,
+    CheckCellMetadata,
+    Execute,
+    IgnorePattern,
+    LimitOutput,
+)
 from sqlalchemy.exc import SAWarning
 from traitlets.config import Config
+
+from grader.scoring import CapOutputBytes, SaveOutcomeGrades
 
 COURSE_ID = "i2dl"
 # Student, exercise and notebook names end up in paths and in the gradebook: keep them plain.
@@ -125,6 +135,17 @@ def nbgrader_config(
     c.Execute.interrupt_on_timeout = True
     c.Execute.startup_timeout = 60
     c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+    # Score on outcomes (errors), not on stderr; cap what a cell may store.
+    c.Autograde.autograde_preprocessors = [
+        Execute,
+        IgnorePattern,
+        ClearMetadataPreprocessor,
+        LimitOutput,
+        CapOutputBytes,
+        SaveOutcomeGrades,
+        AssignLatePenalties,
+        CheckCellMetadata,
+    ]
     # Restore deleted test cells from the source rather than silently scoring them as absent.
     c.OverwriteCells.add_missing_cells = True
     return c

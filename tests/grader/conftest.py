@@ -36,6 +36,29 @@ def read_grades(out: Path) -> dict[str, dict[str, str]]:
         return {row["student"]: row for row in csv.DictReader(fh)}
 
 
+def _warns(source: str) -> str:
+    """Correct code that also warns and writes to stderr on every call."""
+    return source.replace(
+        "    return out, cache",
+        "    import sys, warnings\n"
+        "    warnings.warn('affine_forward: a harmless warning', UserWarning)\n"
+        "    print('note on stderr', file=sys.stderr)\n"
+        "    return out, cache",
+    )
+
+
+def _prints_megabytes(source: str) -> str:
+    """Correct code that prints about 2 MB the first time it runs."""
+    return source.replace(
+        "    return out, cache",
+        "    if not globals().get('_printed'):\n"
+        "        globals()['_printed'] = True\n"
+        "        print('x' * 2_000_000)\n"
+        "    return out, cache",
+        1,
+    )
+
+
 @pytest.fixture(scope="session")
 def repo():
     return REPO
@@ -57,6 +80,10 @@ def graded_class(tmp_path_factory):
         student_version(REPO, EX, NB, rewrite={"affine_forward": lambda s: s + "\n  oops(\n"}),
         subs / "syntax" / path,
     )
+    write_notebook(student_version(REPO, EX, NB, rewrite={"affine_forward": _warns}),
+                   subs / "warns" / path)
+    write_notebook(student_version(REPO, EX, NB, rewrite={"relu": _prints_megabytes}),
+                   subs / "loud" / path)
     write_invalid_json(subs / "badjson" / path, student_version(REPO, EX, NB))
     (subs / "nothing").mkdir()
     write_notebook(student_version(REPO, EX, NB), root / "zipped" / "zipper" / path)

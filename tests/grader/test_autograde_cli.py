@@ -57,6 +57,21 @@ def test_syntax_error_scores_zero_and_others_still_graded(graded_class):
     assert grades["full"]["score"] == "100"  # graded after it, unaffected
 
 
+def test_correct_code_that_warns_gets_full_marks(graded_class):
+    out, grades, _ = graded_class
+    assert (grades["warns"]["score"], grades["warns"]["status"]) == ("100", "ok")
+    autograded = (out / "autograded" / "warns" / EX / f"{NB}.ipynb").read_text()
+    assert "harmless warning" in autograded  # the warning was really emitted
+
+
+def test_huge_output_is_capped_and_costs_nothing(graded_class):
+    out, grades, _ = graded_class
+    assert (grades["loud"]["score"], grades["loud"]["status"]) == ("100", "ok")
+    autograded = out / "autograded" / "loud" / EX / f"{NB}.ipynb"
+    assert autograded.stat().st_size < 500_000
+    assert "output truncated by the grader" in autograded.read_text()
+
+
 def test_invalid_json_gets_zero_with_status(graded_class):
     _, grades, report = graded_class
     row = grades["badjson"]

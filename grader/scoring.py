@@ -1,0 +1,84 @@
+"""Scoring on outcomes: a test cell earns its points when it ran without an error.
+
+Stock nbgrader also gives zero to a test cell that wrote anything to stderr (so correct code that
+emits a ``DeprecationWarning`` loses the points) and turns a number shown as the cell's result
+into partial credit. Here only the outcome counts: an error output means zero, anything else
+full marks. Outputs are also capped in bytes per cell, so a submission that prints megabytes
+cannot bloat the autograded notebook or the feedback.
+"""
+
+from __future__ import annotations
+
+import nbformat
+from nbconvert.preprocessors import Preprocessor
+from nbgrader import utils
+from nbgrader.preprocessors import SaveAutoGrades
+from traitlets import Integer
+
+TRUNCATION_NOTE = "\n[... output truncated by the grader: {dropped} more bytes ...]\n"
+
+
+def outcome_score(cell) -> float | None:
+    """Points a graded cell earns from its outputs (None: needs manual grading)."""
+    meta = cell.metadata["nbgrader"]
+    if cell.cell_type == "code" and not meta.get("solution"):
+        failed = any(out.get("output_type") == "error" for out in cell.get("outputs", []))
+        return 0.0 if failed else float(meta["points"])
+    score, _ = utils.determine_grade(cell)
+    return score
+
+
+class SaveOutcomeGrades(SaveAutoGrades):
+    """nbgrader's SaveAutoGrades with :func:`outcome_score` as the grading rule."""
+
+    def _add_score(self, cell, resources) -> None:
+        grade = self.gradebook.find_grade(
+            cell.metadata["nbgrader"]["grade_id"],
+            self.notebook_id,
+            self.assignment_id,
+            self.student_id,
+        )
+        grade.auto_score = outcome_score(cell)
+        grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
+        self.gradebook.db.commit()
+
+
+class CapOutputBytes(Preprocessor):
+    """Keep at most ``max_bytes`` of output per code cell; say how much was dropped.
+
+    Error outputs are always kept (they decide the verdict); streams are cut at the budget and
+    rich outputs (displays, results) that do not fit are replaced by the note.
+    """
+
+    enabled = True
+    max_bytes = Integer(64 * 1024, help="Bytes of output kept per cell").tag(config=True)
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type != "code":
+            return cell, resources
+        budget, dropped, kept = self.max_bytes, 0, []
+        for output in cell.get("outputs", []):
+            kind = output.get("output_type")
+            if kind == "error":
+                kept.append(output)
+            elif kind == "stream":
+                data = output.get("text", "").encode("utf-8", errors="replace")
+                if len(data) > budget:
+                    dropped += len(data) - budget
+                    data = data[:budget]
+                    output["text"] = data.decode("utf-8", errors="ignore")
+                budget -= len(data)
+                if data:
+                    kept.append(output)
+            else:
+                size = sum(len(str(v).encode("utf-8")) for v in output.get("data", {}).values())
+                if size > budget:
+                    dropped += size
+                else:
+                    budget -= size
+                    kept.append(output)
+        if dropped:
+            note = TRUNCATION_NOTE.format(dropped=dropped)
+            kept.append({"output_type": "stream", "name": "stdout", "text": note})
+        cell.outputs = [nbformat.from_dict(o) for o in kept]
+        return cell, resources
