@@ -32,15 +32,19 @@ from grader.course import (
     nbgrader_config,
     quiet_nbgrader,
 )
+from grader.execute import OUTCOMES
 from grader.feedback import generate_feedback
 from grader.release import generate_release
 from grader.results import NotebookResult, TestResult, write_grades_csv, write_report
+from grader.sandbox import Limits, describe
 from grader.submissions import StudentSubmission, discover
 
 
 @dataclass
 class GradingOptions:
     cell_timeout: int = 60
+    notebook_timeout: int = 600
+    memory_bytes: int = Limits.memory_bytes
     workers: int = 1
     progress: bool = True
 
@@ -99,9 +103,16 @@ class ClassGrader:
         self.options = options
         self.log_file = self.out / "logs" / "nbgrader.log"
         self.config = nbgrader_config(
-            self.out, repo.solutions, self.out / "release", cell_timeout=options.cell_timeout
+            self.out,
+            repo.solutions,
+            self.out / "release",
+            cell_timeout=options.cell_timeout,
+            notebook_timeout=options.notebook_timeout,
+            memory_bytes=options.memory_bytes,
         )
-        self.warnings: list[str] = []
+        isolation = describe()
+        self.warnings: list[str] = [isolation] if isolation.startswith("WARNING") else []
+        self.isolation = isolation
 
     def prepare(self) -> dict[str, dict[str, float]]:
         """Release every exercise into the run's gradebook; return notebook -> max score."""
@@ -127,26 +138,29 @@ class ClassGrader:
         )
         converter.force = True
         start = time.perf_counter()
-        status, reason = "ok", ""
+        key = (student, exercise, notebook)
+        OUTCOMES.pop(key, None)
+        crash = None
         try:
             converter.start()
-        except Exception as exc:  # nbgrader raises after logging; the kernel died or hung
-            status = "crashed"
-            reason = f"autograding failed: {exc}".splitlines()[0][:300]
+        except Exception as exc:  # nbgrader raises after logging; grading itself failed
+            crash = f"autograding failed: {exc}".splitlines()[0][:300]
         seconds = time.perf_counter() - start
         autograded = self.out / "autograded" / student / exercise / f"{notebook}.ipynb"
-        if status == "ok" and not autograded.exists():
-            status, reason = "crashed", "nbgrader produced no autograded notebook"
+        outcome = OUTCOMES.get(key, {"status": "crashed", "reason": "the notebook was not run"})
+        status, reason = outcome["status"], outcome["reason"]
+        if crash or not autograded.exists():
+            status, reason = "crashed", crash or "nbgrader produced no autograded notebook"
         with Gradebook(self.config.CourseDirectory.db_url, COURSE_ID) as gb:
+            max_score = float(gb.find_notebook(notebook, exercise).max_score)
             try:
+                # Credit earned before a crash, timeout or memory failure is kept.
                 tests = _test_results(
-                    gb, autograded if status == "ok" else None, student, exercise, notebook
+                    gb, autograded if autograded.exists() else None, student, exercise, notebook
                 )
-                score = sum(t.score for t in tests) if status == "ok" else 0.0
-                max_score = float(gb.find_notebook(notebook, exercise).max_score)
+                score = sum(t.score for t in tests) if autograded.exists() else 0.0
             except MissingEntry:
                 tests, score = [], 0.0
-                max_score = float(gb.find_notebook(notebook, exercise).max_score)
         return NotebookResult(
             student, exercise, notebook, score, max_score, status, reason, round(seconds, 2), tests
         )
@@ -199,6 +213,8 @@ class ClassGrader:
         return results
 
     def run(self, students: list[StudentSubmission]) -> list[NotebookResult]:
+        if self.isolation.startswith("WARNING"):
+            print(self.isolation, file=sys.stderr, flush=True)
         max_scores = self.prepare()
         if self.options.workers > 1:
             self.warnings.append(
@@ -225,7 +241,7 @@ class ClassGrader:
                 continue
             results.extend(self.grade_student(sub.student, sub.exercises, max_scores))
         write_grades_csv(results, self.out / "grades.csv")
-        write_report(results, self.warnings, self.out / "report.json")
+        write_report(results, self.warnings, self.out / "report.json", self.isolation)
         return results
 
 

@@ -45,6 +45,19 @@ def build_parser() -> argparse.ArgumentParser:
     grading.add_argument(
         "--cell-timeout", type=_positive, default=60, help="seconds one cell may run (default: 60)"
     )
+    grading.add_argument(
+        "--notebook-timeout",
+        type=_positive,
+        default=600,
+        help="seconds a whole notebook may run (default: 600)",
+    )
+    grading.add_argument(
+        "--memory-limit",
+        type=_positive,
+        default=4096,
+        metavar="MIB",
+        help="memory limit of a student kernel in MiB (default: 4096)",
+    )
     grading.add_argument("--no-progress", action="store_true", help="no progress output")
 
     p = sub.add_parser(
@@ -85,7 +98,11 @@ def _options(args: argparse.Namespace):
     from grader.autograde import GradingOptions
 
     return GradingOptions(
-        cell_timeout=args.cell_timeout, workers=args.workers, progress=not args.no_progress
+        cell_timeout=args.cell_timeout,
+        notebook_timeout=args.notebook_timeout,
+        memory_bytes=args.memory_limit * 1024**2,
+        workers=args.workers,
+        progress=not args.no_progress,
     )
 
 

@@ -20,13 +20,14 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import (
     AssignLatePenalties,
     CheckCellMetadata,
-    Execute,
     IgnorePattern,
     LimitOutput,
 )
 from sqlalchemy.exc import SAWarning
 from traitlets.config import Config
 
+from grader.execute import SandboxedExecute
+from grader.sandbox import Limits
 from grader.scoring import CapOutputBytes, SaveOutcomeGrades
 
 COURSE_ID = "i2dl"
@@ -115,6 +116,8 @@ def nbgrader_config(
     source: Path,
     release: Path,
     cell_timeout: int = 60,
+    notebook_timeout: int = 600,
+    memory_bytes: int = Limits.memory_bytes,
 ) -> Config:
     """The nbgrader configuration, built in code rather than read from nbgrader_config.py.
 
@@ -132,12 +135,13 @@ def nbgrader_config(
     # The kernel runs the student's code: give each cell a bounded time. (nbgrader's Execute
     # already lets a failing cell's error stand and runs the remaining cells.)
     c.Execute.timeout = cell_timeout
-    c.Execute.interrupt_on_timeout = True
+    c.SandboxedExecute.notebook_timeout = float(notebook_timeout)
+    c.SandboxedExecute.memory_bytes = memory_bytes
     c.Execute.startup_timeout = 60
     c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
     # Score on outcomes (errors), not on stderr; cap what a cell may store.
     c.Autograde.autograde_preprocessors = [
-        Execute,
+        SandboxedExecute,
         IgnorePattern,
         ClearMetadataPreprocessor,
         LimitOutput,

@@ -62,9 +62,12 @@ def write_grades_csv(results: list[NotebookResult], path: Path) -> None:
             )
 
 
-def write_report(results: list[NotebookResult], warnings: list[str], path: Path) -> None:
+def write_report(
+    results: list[NotebookResult], warnings: list[str], path: Path, isolation: str = ""
+) -> None:
     rows = sorted(results, key=lambda r: (r.student, r.exercise, r.notebook))
     report = {
+        "isolation": isolation,
         "warnings": warnings,
         "submissions": [asdict(r) for r in rows],
     }

@@ -18,7 +18,9 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-NOTEBOOK_METADATA_KEYS = ("kernelspec", "language_info", "widgets")
+# Widget state is left out: its model ids change on every run, and every widget in the lectures
+# also carries a static PNG of its default state.
+NOTEBOOK_METADATA_KEYS = ("kernelspec", "language_info")
 CELL_METADATA_KEYS = ("tags", "jupyter", "slideshow")
 
 

@@ -1,0 +1,160 @@
+"""Executing a submission: sandboxed kernel, time budgets, and failures that keep earned credit.
+
+``SandboxedExecute`` replaces nbgrader's ``Execute`` step of autograding. It runs the notebook's
+cells one by one in a kernel started inside :mod:`grader.sandbox`, with a per-cell time limit and
+a per-notebook budget. When the kernel dies, runs out of memory or exceeds a limit, execution
+stops there: the cells already run keep their outputs (and so their credit), every later test
+cell gets an error output naming the reason (so it scores zero), and the notebook's outcome
+(``ok``, ``timeout``, ``memory``, ``crashed``) is recorded for the grade table.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import tempfile
+import time
+from pathlib import Path
+
+from jupyter_client.manager import AsyncKernelManager
+from nbclient import NotebookClient
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbformat import NotebookNode
+from nbgrader.preprocessors import Execute
+from traitlets import Float, Integer
+
+from grader.sandbox import Limits, prepare_private_dir, wrap_kernel_command
+
+MEMORY_ERRORS = ("MemoryError", "_ArrayMemoryError")
+
+# Outcomes of the notebooks executed in this process: (student, exercise, notebook) -> outcome.
+OUTCOMES: dict[tuple[str, str, str], dict[str, str]] = {}
+
+
+class SandboxedKernelManager(AsyncKernelManager):
+    """A kernel manager whose kernels start inside the sandbox, talking over unix sockets."""
+
+    def configure_sandbox(self, workdir: Path, scratch: Path, runtime: Path, limits: Limits):
+        self.sandbox = (workdir, scratch, runtime, limits)
+        self.transport = "ipc"
+        self.ip = str(runtime / "kernel")
+        self.connection_file = str(runtime / "connection.json")
+
+    def format_kernel_cmd(self, extra_arguments=None):
+        cmd = super().format_kernel_cmd(extra_arguments)
+        workdir, scratch, runtime, limits = self.sandbox
+        return wrap_kernel_command(cmd, workdir, scratch, runtime, limits)
+
+    def write_connection_file(self, **kwargs):
+        super().write_connection_file(**kwargs)
+        prepare_private_dir(Path(self.connection_file).parent)
+
+
+def _stop_output(reason: str) -> NotebookNode:
+    return NotebookNode(
+        output_type="error",
+        ename="GradingStopped",
+        evalue=reason,
+        traceback=[f"GradingStopped: {reason}"],
+    )
+
+
+class SandboxedExecute(Execute):
+    """nbgrader's Execute, run in a sandbox with budgets and typed failures."""
+
+    notebook_timeout = Float(600.0, help="Seconds the whole notebook may run").tag(config=True)
+    memory_bytes = Integer(Limits.memory_bytes, help="Address-space limit of the kernel").tag(
+        config=True
+    )
+
+    def create_kernel_manager(self):
+        self.kernel_manager_class = SandboxedKernelManager
+        km = super().create_kernel_manager()
+        workdir = Path(self.resources.get("metadata", {}).get("path") or os.getcwd()).resolve()
+        self._scratch_root = Path(tempfile.mkdtemp(prefix="i2dl-kernel-"))
+        os.chmod(self._scratch_root, 0o755)
+        scratch = self._scratch_root / "work"
+        shutil.copytree(workdir, scratch, ignore=shutil.ignore_patterns("*.ipynb"))
+        runtime = self._scratch_root / "run"
+        prepare_private_dir(scratch)
+        prepare_private_dir(runtime)
+        limits = Limits(memory_bytes=self.memory_bytes, cpu_seconds=int(self.notebook_timeout) + 30)
+        km.configure_sandbox(workdir, scratch, runtime, limits)
+        return km
+
+    def _kernel_exit_reason(self) -> tuple[str, str]:
+        """Classify a dead kernel by how its process ended."""
+        code = None
+        provisioner = getattr(self.km, "provisioner", None)
+        process = getattr(provisioner, "process", None)
+        if process is not None:
+            code = process.poll()
+        if code is not None and code < 0:
+            sig = -code
+            if sig == signal.SIGXCPU:
+                return "timeout", "the kernel used up its CPU time"
+            if sig == signal.SIGKILL:
+                return "memory", "the kernel was killed (out of memory)"
+            return "crashed", f"the kernel died from signal {signal.Signals(sig).name}"
+        return "crashed", f"the kernel died (exit code {code})"
+
+    def _run_cells(self, cell_timeout: int) -> tuple[dict[str, str], int | None]:
+        """Run the code cells in order; return the outcome and where execution stopped."""
+        start = time.monotonic()
+        for index, cell in enumerate(self.nb.cells):
+            if cell.cell_type != "code":
+                continue
+            left = self.notebook_timeout - (time.monotonic() - start)
+            if left <= 0:
+                reason = f"the notebook used up its {self.notebook_timeout:g} s"
+                return {"status": "timeout", "reason": reason}, index
+            self.timeout = max(1, int(min(cell_timeout, left)))
+            try:
+                self.execute_cell(cell, index, store_history=True)
+            except CellTimeoutError:
+                outcome = {
+                    "status": "timeout",
+                    "reason": f"a cell ran longer than {self.timeout} s",
+                }
+            except DeadKernelError:
+                status, reason = self._kernel_exit_reason()
+                outcome = {"status": status, "reason": reason}
+            else:
+                errors = {o.get("ename") for o in cell.outputs if o.get("output_type") == "error"}
+                if not errors & set(MEMORY_ERRORS):
+                    continue
+                limit = f"{self.memory_bytes / 2**30:.3g} GiB"
+                return {"status": "memory", "reason": f"out of memory (limit {limit})"}, index + 1
+            cell.outputs.append(_stop_output(outcome["reason"]))
+            return outcome, index + 1
+        return {"status": "ok", "reason": ""}, None
+
+    def preprocess(self, nb, resources=None, km=None):
+        # Settings the loop relies on: a timed-out cell raises, and a stopped kernel is killed.
+        self.shutdown_kernel = "immediate"
+        self.interrupt_on_timeout = False
+        self.error_on_timeout = {}
+        ids = (resources or {}).get("nbgrader", {})
+        key = (ids.get("student", "?"), ids.get("assignment", "?"), ids.get("notebook", "?"))
+        cell_timeout = self.timeout or 60
+        try:
+            # What ExecutePreprocessor.preprocess does, with an interruptible cell loop.
+            NotebookClient.__init__(self, nb, km)
+            self.reset_execution_trackers()
+            self._check_assign_resources(resources)
+            with self.setup_kernel():
+                self.wait_for_reply(self.kc.kernel_info())
+                outcome, stopped_at = self._run_cells(cell_timeout)
+        except DeadKernelError:
+            status, reason = self._kernel_exit_reason()
+            outcome, stopped_at = {"status": status, "reason": f"{reason} while starting"}, 0
+        finally:
+            self.timeout = cell_timeout
+            shutil.rmtree(getattr(self, "_scratch_root", ""), ignore_errors=True)
+        if stopped_at is not None:
+            for cell in self.nb.cells[stopped_at:]:
+                if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade"):
+                    cell.outputs = [_stop_output(f"not run: {outcome['reason']}")]
+        OUTCOMES[key] = outcome
+        return self.nb, self.resources

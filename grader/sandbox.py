@@ -1,0 +1,179 @@
+"""The sandbox a student's kernel runs in.
+
+With bubblewrap (``bwrap``) the kernel sees a read-only system (``/usr``, ``/etc``, the Python
+installation, the virtual environment and the ``i2dl``/``grader`` sources), an empty ``/tmp``, its
+own scratch working copy (the only writable place) and the runtime folder holding its connection
+file and unix sockets. It has no network, its own PID namespace, and runs as an unprivileged user
+so that the process limit holds. ``prlimit`` bounds address space, CPU time, processes, file size
+and open files. Nothing else of the machine is visible: not ``solutions/``, not the gradebook, not
+the course folder, not other submissions.
+
+Without bubblewrap only the resource limits apply; the grader says so loudly.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+NOBODY = 65534  # conventional uid/gid of "nobody"
+GIB = 1024**3
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one kernel (configurable from the command line)."""
+
+    memory_bytes: int = 4 * GIB
+    cpu_seconds: int = 600
+    processes: int = 64
+    file_bytes: int = 256 * 1024**2
+    open_files: int = 256
+
+
+def bwrap_path() -> str | None:
+    return shutil.which("bwrap")
+
+
+def can_drop_privileges() -> bool:
+    return os.geteuid() == 0 and shutil.which("setpriv") is not None
+
+
+def sandbox_available() -> bool:
+    return bwrap_path() is not None
+
+
+def _python_roots() -> list[Path]:
+    """Folders the kernel's Python needs: the installation and the environment."""
+    roots = {Path(sys.base_prefix).resolve(), Path(sys.prefix).absolute()}
+    return sorted(roots)
+
+
+def _package_roots() -> list[Path]:
+    """Source folders of i2dl and grader (an editable install imports them from the checkout)."""
+    import grader
+    import i2dl
+
+    return [Path(i2dl.__file__).resolve().parent, Path(grader.__file__).resolve().parent]
+
+
+def _parents_with_perms(path: Path) -> list[str]:
+    """bwrap creates missing parents with mode 0700; create them 0755 first."""
+    args: list[str] = []
+    for parent in reversed(path.parents):
+        if str(parent) == "/":
+            continue
+        args += ["--perms", "0755", "--dir", str(parent)]
+    return args
+
+
+def prlimit_args(limits: Limits) -> list[str]:
+    return [
+        "prlimit",
+        f"--as={limits.memory_bytes}",
+        f"--cpu={limits.cpu_seconds}",
+        f"--nproc={limits.processes}",
+        f"--fsize={limits.file_bytes}",
+        f"--nofile={limits.open_files}",
+        "--",
+    ]
+
+
+def wrap_kernel_command(
+    cmd: list[str], workdir: Path, scratch: Path, runtime: Path, limits: Limits
+) -> list[str]:
+    """The command that starts ``cmd`` (a kernel) inside the sandbox.
+
+    ``workdir`` is the path the kernel believes it runs in; ``scratch`` is the folder actually
+    mounted there (a throw-away copy), ``runtime`` holds the connection file and sockets.
+    """
+    limited = prlimit_args(limits) if shutil.which("prlimit") else []
+    bwrap = bwrap_path()
+    if bwrap is None:
+        return limited + cmd
+    args = [bwrap]
+    for system in ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/etc"):
+        if Path(system).exists():
+            args += ["--ro-bind", system, system]
+    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    hidden_homes = {Path("/root"), Path("/home")}
+    for home in sorted(hidden_homes):
+        if home.exists():
+            args += ["--tmpfs", str(home)]
+    for root in _python_roots() + _package_roots():
+        args += _parents_with_perms(root) + ["--ro-bind", str(root), str(root)]
+    for writable, target in ((runtime, runtime), (scratch, workdir)):
+        args += _parents_with_perms(target) + ["--bind", str(writable), str(target)]
+    args += [
+        "--unshare-pid",
+        "--unshare-net",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--die-with-parent",
+        "--new-session",
+        "--chdir",
+        str(workdir),
+        "--clearenv",
+        "--setenv",
+        "PATH",
+        f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        "--setenv",
+        "HOME",
+        str(workdir),
+        "--setenv",
+        "LANG",
+        "C.UTF-8",
+        "--setenv",
+        "OMP_NUM_THREADS",
+        "1",
+        "--setenv",
+        "MKL_NUM_THREADS",
+        "1",
+        "--setenv",
+        "OPENBLAS_NUM_THREADS",
+        "1",
+        "--setenv",
+        "MPLCONFIGDIR",
+        "/tmp",
+    ]
+    if can_drop_privileges():
+        # RLIMIT_NPROC is not enforced for root: switch to an unprivileged user inside.
+        args += [
+            "--cap-add",
+            "CAP_SETUID",
+            "--cap-add",
+            "CAP_SETGID",
+            "--",
+            "setpriv",
+            f"--reuid={NOBODY}",
+            f"--regid={NOBODY}",
+            "--clear-groups",
+            "--",
+        ]
+    else:
+        args += ["--"]
+    return limited + args + cmd
+
+
+def prepare_private_dir(path: Path) -> None:
+    """Make ``path`` (and everything in it) usable by the kernel's unprivileged user."""
+    path.mkdir(parents=True, exist_ok=True)
+    if bwrap_path() is not None and can_drop_privileges():
+        for item in [path, *path.rglob("*")]:
+            os.chown(item, NOBODY, NOBODY)
+
+
+def describe() -> str:
+    """One line for the report: what isolation grading runs with."""
+    if bwrap_path() is None:
+        return (
+            "WARNING: bubblewrap (bwrap) is not installed: student kernels run WITHOUT a sandbox "
+            "(they can read files and use the network); only resource limits apply. "
+            "Install it with `apt-get install -y bubblewrap`."
+        )
+    user = "as nobody" if can_drop_privileges() else "as the current user"
+    return f"sandbox: bubblewrap, no network, read-only system, {user}, prlimit limits"
