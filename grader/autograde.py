@@ -15,7 +15,6 @@ recorded for that notebook (typed status, zero score, a reason) and grading move
 from __future__ import annotations
 
 import shutil
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,6 @@ from nbgrader.converters import Autograde
 
 from grader.course import (
     COURSE_ID,
-    GraderError,
     Repository,
     make_coursedir,
     nbgrader_config,
@@ -35,9 +33,9 @@ from grader.course import (
 from grader.execute import OUTCOMES
 from grader.feedback import generate_feedback
 from grader.release import generate_release
-from grader.results import NotebookResult, TestResult, write_grades_csv, write_report
+from grader.results import NotebookResult, TestResult
 from grader.sandbox import Limits, describe
-from grader.submissions import StudentSubmission, discover
+from grader.submissions import StudentSubmission
 
 
 @dataclass
@@ -133,18 +131,23 @@ class ClassGrader:
         coursedir.student_id = student
         coursedir.assignment_id = exercise
         coursedir.notebook_id = notebook
-        converter = Autograde(
-            coursedir=coursedir, config=self.config, log=quiet_nbgrader(self.log_file)
-        )
-        converter.force = True
         start = time.perf_counter()
         key = (student, exercise, notebook)
-        OUTCOMES.pop(key, None)
         crash = None
-        try:
-            converter.start()
-        except Exception as exc:  # nbgrader raises after logging; grading itself failed
-            crash = f"autograding failed: {exc}".splitlines()[0][:300]
+        # A kernel that never came up (a busy machine) is not the student's fault: try again.
+        for _attempt in range(2):
+            OUTCOMES.pop(key, None)
+            converter = Autograde(
+                coursedir=coursedir, config=self.config, log=quiet_nbgrader(self.log_file)
+            )
+            converter.force = True
+            try:
+                converter.start()
+                crash = None
+            except Exception as exc:  # nbgrader raises after logging; grading itself failed
+                crash = f"autograding failed: {exc}".splitlines()[0][:300]
+            if crash is None or key in OUTCOMES:
+                break
         seconds = time.perf_counter() - start
         autograded = self.out / "autograded" / student / exercise / f"{notebook}.ipynb"
         outcome = OUTCOMES.get(key, {"status": "crashed", "reason": "the notebook was not run"})
@@ -212,58 +215,14 @@ class ClassGrader:
                     self.warnings.append(f"feedback for {student}/{exercise} failed: {exc}")
         return results
 
-    def run(self, students: list[StudentSubmission]) -> list[NotebookResult]:
-        if self.isolation.startswith("WARNING"):
-            print(self.isolation, file=sys.stderr, flush=True)
-        max_scores = self.prepare()
-        if self.options.workers > 1:
-            self.warnings.append(
-                f"--workers {self.options.workers}: this grader version grades sequentially"
-            )
-        results: list[NotebookResult] = []
-        for index, sub in enumerate(students, start=1):
-            if self.options.progress:
-                print(f"[{index}/{len(students)}] {sub.student}", file=sys.stderr, flush=True)
-            if sub.problem:
-                for exercise in self.exercises:
-                    for notebook, max_score in sorted(max_scores[exercise].items()):
-                        results.append(
-                            NotebookResult(
-                                sub.student,
-                                exercise,
-                                notebook,
-                                0.0,
-                                max_score,
-                                "invalid",
-                                sub.problem,
-                            )
-                        )
-                continue
-            results.extend(self.grade_student(sub.student, sub.exercises, max_scores))
-        write_grades_csv(results, self.out / "grades.csv")
-        write_report(results, self.warnings, self.out / "report.json", self.isolation)
-        return results
-
-
-def autograde(
-    repo: Repository,
-    submissions: Path,
-    out: Path,
-    exercises: list[str] | None,
-    options: GradingOptions,
-) -> list[NotebookResult]:
-    """Grade ``submissions`` into ``out``; see the module docstring for the layout."""
-    if not submissions.is_dir():
-        raise GraderError(f"submissions folder {submissions} does not exist")
-    chosen = repo.resolve_exercises(exercises) if exercises else None
-    grader = ClassGrader(repo, out, chosen or [], options)
-    grader.out.mkdir(parents=True, exist_ok=True)
-    students = discover(submissions, repo.exercise_names(), grader.out / "unpacked")
-    if chosen is None:
-        grader.exercises = sorted({ex for s in students for ex in s.exercises})
-        if not grader.exercises:
-            raise GraderError(
-                f"no submission under {submissions} holds a known exercise folder "
-                f"({', '.join(repo.exercise_names())}); expected <student>/<exercise>/<nb>.ipynb"
-            )
-    return grader.run(students)
+    def grade_submission(
+        self, sub: StudentSubmission, max_scores: dict[str, dict[str, float]]
+    ) -> list[NotebookResult]:
+        """All notebooks of one student's hand-in (an unreadable hand-in scores zero)."""
+        if sub.problem is None:
+            return self.grade_student(sub.student, sub.exercises, max_scores)
+        return [
+            NotebookResult(sub.student, exercise, notebook, 0.0, max_score, "invalid", sub.problem)
+            for exercise in self.exercises
+            for notebook, max_score in sorted(max_scores[exercise].items())
+        ]

@@ -80,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="output folder for grades.csv, report.json, gradebook and feedback",
     )
     p.add_argument(
+        "--force",
+        action="store_true",
+        help="regrade every hand-in, even those already graded into OUT",
+    )
+    p.add_argument(
         "--exercise",
         action="append",
         metavar="EX",
@@ -136,11 +141,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n{len(checks) - len(failed)} of {len(checks)} checks passed")
             return 1 if failed else 0
         if args.command == "autograde":
-            from grader.autograde import autograde
             from grader.results import format_table
+            from grader.scheduler import autograde
 
             results = autograde(
-                repo, args.submissions.resolve(), args.out, args.exercise, _options(args)
+                repo,
+                args.submissions.resolve(),
+                args.out,
+                args.exercise,
+                _options(args),
+                force=args.force,
             )
             print(format_table(results))
             print(f"\nwrote {args.out / 'grades.csv'} and {args.out / 'report.json'}")

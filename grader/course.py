@@ -137,7 +137,7 @@ def nbgrader_config(
     c.Execute.timeout = cell_timeout
     c.SandboxedExecute.notebook_timeout = float(notebook_timeout)
     c.SandboxedExecute.memory_bytes = memory_bytes
-    c.Execute.startup_timeout = 60
+    c.Execute.startup_timeout = 120
     c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
     # Score on outcomes (errors), not on stderr; cap what a cell may store.
     c.Autograde.autograde_preprocessors = [

@@ -9,11 +9,12 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from grader.autograde import GradingOptions, autograde
+from grader.autograde import GradingOptions
 from grader.course import Repository
 from grader.release import release
 from grader.results import NotebookResult, format_table
 from grader.sample import student_version, write_invalid_json, write_notebook, write_zip
+from grader.scheduler import autograde
 
 EXERCISE = "ex03_layers"
 NOTEBOOK = "ex03_layers"

@@ -14,6 +14,7 @@ from pathlib import Path
 from grader.autograde import ClassGrader, GradingOptions
 from grader.course import Repository
 from grader.results import NotebookResult, format_score
+from grader.scheduler import run_class
 from grader.submissions import discover
 
 SOLUTION, RELEASE = "solution", "release"
@@ -43,7 +44,7 @@ def _run_once(
     grader = ClassGrader(repo, out, [exercise], options)
     grader.out.mkdir(parents=True, exist_ok=True)
     students = discover(submissions, [exercise], grader.out / "unpacked")
-    return {(r.student, r.notebook): r for r in grader.run(students)}
+    return {(r.student, r.notebook): r for r in run_class(grader, students)}
 
 
 def _describe(r: NotebookResult) -> str:

@@ -1,0 +1,101 @@
+"""Parallel workers, resumable runs and the class gradebook."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from nbgrader.api import Gradebook
+
+from grader.course import COURSE_ID
+from grader.sample import student_version, write_notebook
+from tests.grader.conftest import EX, NB, REPO, read_grades, run_cli
+
+pytestmark = pytest.mark.grader
+
+
+@pytest.fixture(scope="module")
+def small_class(tmp_path_factory):
+    subs = tmp_path_factory.mktemp("small") / "submissions"
+    versions = {"full": None, "half": ["affine_forward", "relu"], "blank": []}
+    for student, solved in versions.items():
+        nb = student_version(REPO, EX, NB, solved)
+        write_notebook(nb, subs / student / EX / f"{NB}.ipynb")
+    return subs
+
+
+def _grade(subs, out, *extra):
+    proc = run_cli("autograde", str(subs), "--out", str(out), "--exercise", EX, *extra)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc
+
+
+def _journal(out):
+    return (out / ".state" / "journal.jsonl").read_text().splitlines()
+
+
+def _tests(out):
+    report = json.loads((out / "report.json").read_text())
+    return {(s["student"], t["grade_id"]): t["score"] for s in report["submissions"]
+            for t in s["tests"]}
+
+
+def test_results_do_not_depend_on_the_number_of_workers(small_class, tmp_path):
+    _grade(small_class, tmp_path / "one", "--workers", "1")
+    _grade(small_class, tmp_path / "two", "--workers", "2")
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert (one / "grades.csv").read_text() == (two / "grades.csv").read_text()
+    assert _tests(one) == _tests(two)
+    grades = read_grades(two)
+    assert {s: grades[s]["score"] for s in grades} == {"full": "100", "half": "20", "blank": "0"}
+
+
+def test_gradebook_holds_every_score(small_class, tmp_path):
+    out = tmp_path / "out"
+    _grade(small_class, out, "--workers", "2")
+    grades = read_grades(out)
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}", COURSE_ID) as gb:
+        for student, row in grades.items():
+            submission = gb.find_submission_notebook(NB, EX, student)
+            assert submission.score == float(row["score"])
+            assert submission.max_score == float(row["max_score"])
+
+
+def test_rerun_skips_graded_hand_ins_and_regrades_changed_ones(small_class, tmp_path):
+    subs = tmp_path / "subs"
+    shutil.copytree(small_class, subs)
+    out = tmp_path / "out"
+    _grade(subs, out)
+    first = (out / "grades.csv").read_text()
+    assert len(_journal(out)) == 3
+
+    proc = _grade(subs, out)
+    assert "3 hand-in(s) already graded; grading 0" in proc.stderr
+    assert (out / "grades.csv").read_text() == first
+    assert len(_journal(out)) == 3
+
+    nb = student_version(REPO, EX, NB)  # "blank" hands in a full solution
+    write_notebook(nb, subs / "blank" / EX / f"{NB}.ipynb")
+    proc = _grade(subs, out)
+    assert "grading 1" in proc.stderr
+    assert read_grades(out)["blank"]["score"] == "100"
+
+    proc = _grade(subs, out, "--force")
+    assert "already graded" not in proc.stderr
+    assert len(_journal(out)) == 3
+
+
+def test_an_interrupted_run_resumes_without_losing_or_duplicating(small_class, tmp_path):
+    out = tmp_path / "out"
+    _grade(small_class, out)
+    expected = (out / "grades.csv").read_text()
+    lines = _journal(out)
+    # as if the run had been killed while writing the last entry
+    (out / ".state" / "journal.jsonl").write_text("\n".join(lines[:-1]) + "\n" + lines[-1][:40])
+    (out / "grades.csv").unlink()
+    proc = _grade(small_class, out)
+    assert "2 hand-in(s) already graded; grading 1" in proc.stderr
+    assert (out / "grades.csv").read_text() == expected
+    complete = [line for line in _journal(out) if line.endswith("}")]
+    assert sorted(json.loads(line)["student"] for line in complete) == ["blank", "full", "half"]
