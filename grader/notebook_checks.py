@@ -21,20 +21,20 @@ class DelegationError(AssertionError):
     """Raised when graded code reaches for a reference implementation."""
 
 
-def _is_forbidden_name(name: str | None) -> bool:
-    return bool(name) and any(
-        name == prefix or name.startswith(prefix + ".") for prefix in FORBIDDEN_PREFIXES
-    )
+def _matches(name: str | None, prefixes: tuple[str, ...]) -> bool:
+    return bool(name) and any(name == p or name.startswith(p + ".") for p in prefixes)
 
 
 def _origin(obj: Any) -> str | None:
     if isinstance(obj, types.ModuleType):
         return obj.__name__
+    if isinstance(obj, type) and issubclass(obj, BaseException):
+        return None  # exception classes stay usable in `except` clauses
     return getattr(obj, "__module__", None) if callable(obj) else None
 
 
 class _Blocked:
-    """Stands in for a forbidden module or function: any use raises ``DelegationError``."""
+    """Stands in for a forbidden module, function or class: any use raises ``DelegationError``."""
 
     def __init__(self, what: str, caller: str) -> None:
         object.__setattr__(self, "_what", what)
@@ -52,51 +52,80 @@ class _Blocked:
         self._fail()
 
 
+class _RefuseImports:
+    """A meta-path finder that refuses to load a blocked module that is not loaded yet."""
+
+    def __init__(self, prefixes: tuple[str, ...], caller: str) -> None:
+        self.prefixes = prefixes
+        self.caller = caller
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> None:
+        if _matches(fullname, self.prefixes):
+            _Blocked(fullname, self.caller)()
+
+
 @contextmanager
-def _references_blocked(fn_name: str, fn_globals: dict[str, Any]) -> Iterator[None]:
-    saved_globals: dict[str, Any] = {}
-    saved_modules: dict[str, Any] = {}
-    saved_attrs: list[tuple[types.ModuleType, str, Any]] = []
+def _references_blocked(
+    fn_name: str, fn_globals: dict[str, Any], prefixes: tuple[str, ...]
+) -> Iterator[None]:
+    saved: list[tuple[dict[str, Any], str, Any]] = []
+
+    def block(namespace: dict[str, Any], name: str, what: str) -> None:
+        saved.append((namespace, name, namespace[name]))
+        namespace[name] = _Blocked(what, fn_name)
+
+    finder = _RefuseImports(prefixes, fn_name)
+    sys.meta_path.insert(0, finder)
     try:
         for name, value in list(fn_globals.items()):
-            origin = _origin(value)
-            if _is_forbidden_name(origin):
-                saved_globals[name] = value
-                fn_globals[name] = _Blocked(f"{origin}.{getattr(value, '__name__', name)}", fn_name)
+            if _matches(_origin(value), prefixes):
+                block(fn_globals, name, f"{_origin(value)}.{getattr(value, '__name__', name)}")
         for mod_name, module in list(sys.modules.items()):
-            if not _is_forbidden_name(mod_name) or module is None:
+            if module is None:
                 continue
-            if mod_name.startswith("torch"):
+            if _matches(mod_name, prefixes) and not mod_name.startswith("i2dl"):
                 # `import torch` inside the graded function must not succeed either.
-                saved_modules[mod_name] = module
-                sys.modules[mod_name] = _Blocked(mod_name, fn_name)  # type: ignore[assignment]
-            else:
-                # i2dl reference modules stay importable (data helpers live next to them),
-                # but their public functions are blocked while the graded code runs.
-                for attr, value in list(vars(module).items()):
-                    if callable(value) and not attr.startswith("_") and not isinstance(value, type):
-                        saved_attrs.append((module, attr, value))
-                        setattr(module, attr, _Blocked(f"{mod_name}.{attr}", fn_name))
+                block(sys.modules, mod_name, mod_name)
+            elif mod_name.startswith("i2dl"):
+                # i2dl stays importable (data helpers live there), but reference functions and
+                # classes, including re-exports such as i2dl.testing.rel_error, are blocked.
+                namespace = vars(module)
+                for attr, value in list(namespace.items()):
+                    if not attr.startswith("_") and _matches(_origin(value), prefixes):
+                        block(namespace, attr, f"{mod_name}.{attr}")
         yield
     finally:
-        fn_globals.update(saved_globals)
-        sys.modules.update(saved_modules)
-        for module, attr, value in saved_attrs:
-            setattr(module, attr, value)
+        sys.meta_path.remove(finder)
+        for namespace, name, value in reversed(saved):
+            namespace[name] = value
+
+
+def own(
+    fn: Callable[..., Any], *, forbid: tuple[str, ...] = (), allow: tuple[str, ...] = ()
+) -> Callable[..., Any]:
+    """Wrap a graded function so that calling it blocks the reference implementations.
+
+    ``forbid`` adds module prefixes to block (e.g. ``("i2dl.gradcheck",)`` where the exercise
+    grades numerical gradients); ``allow`` removes some (e.g. ``("i2dl.layers",)`` where the
+    exercise builds on layers graded earlier). The wrapper fails (``AssertionError``) when
+    ``fn`` is not a function defined in the notebook itself, or when it reaches a blocked module.
+    """
+    prefixes = tuple(p for p in FORBIDDEN_PREFIXES if p not in allow) + tuple(forbid)
+    name = getattr(fn, "__name__", repr(fn))
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if not isinstance(fn, types.FunctionType):
+            raise DelegationError(f"{name} should be a function you define in this notebook")
+        if fn.__module__ != "__main__":
+            raise DelegationError(
+                f"{name} comes from {fn.__module__}, not from your notebook: define it yourself"
+            )
+        with _references_blocked(name, fn.__globals__, prefixes):
+            return fn(*args, **kwargs)
+
+    return call
 
 
 def call_own(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Call a graded function with the reference implementations blocked.
-
-    Fails (``AssertionError``) when ``fn`` is not a function defined in the notebook itself, or
-    when it calls i2dl's reference layers/losses/optimisers or PyTorch while it runs.
-    """
-    name = getattr(fn, "__name__", repr(fn))
-    if not isinstance(fn, types.FunctionType):
-        raise DelegationError(f"{name} should be a function you define in this notebook")
-    if fn.__module__ != "__main__":
-        raise DelegationError(
-            f"{name} comes from {fn.__module__}, not from your notebook: define it yourself"
-        )
-    with _references_blocked(name, fn.__globals__):
-        return fn(*args, **kwargs)
+    """``own(fn)(*args, **kwargs)``: call a graded function with the references blocked."""
+    return own(fn)(*args, **kwargs)
