@@ -32,6 +32,7 @@ from grader.course import (
 )
 from grader.execute import OUTCOMES
 from grader.feedback import generate_feedback
+from grader.integrity import clean_submission, describe_test_cell_changes
 from grader.release import generate_release
 from grader.results import NotebookResult, TestResult
 from grader.sandbox import Limits, describe
@@ -203,11 +204,18 @@ class ClassGrader:
                         )
                     )
                     continue
+                released = nbformat.read(
+                    self.out / "release" / exercise / f"{notebook}.ipynb", as_version=4
+                )
+                handed_in = nbformat.read(path, as_version=4)
+                changes = describe_test_cell_changes(released, handed_in)
                 submitted_dir.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(path, submitted_dir / path.name)
-                to_grade.append(notebook)
-            for notebook in to_grade:
-                results.append(self.grade_notebook(student, exercise, notebook, submitted_dir))
+                nbformat.write(clean_submission(released, handed_in), submitted_dir / path.name)
+                to_grade.append((notebook, changes))
+            for notebook, changes in to_grade:
+                result = self.grade_notebook(student, exercise, notebook, submitted_dir)
+                result.cell_changes = changes
+                results.append(result)
             if any(r.status == "ok" for r in results if r.exercise == exercise):
                 try:
                     generate_feedback(self.config, student, exercise, self.log_file)

@@ -34,6 +34,7 @@ class NotebookResult:
     reason: str = ""
     seconds: float = 0.0
     tests: list[TestResult] = field(default_factory=list)
+    cell_changes: list[str] = field(default_factory=list)  # what was done to the test cells
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import os
@@ -59,6 +60,39 @@ def _prints_megabytes(source: str) -> str:
     )
 
 
+def _duplicate(nb, i):
+    twin = copy.deepcopy(nb.cells[i])
+    twin.id = "pasted-copy"  # JupyterLab gives a pasted cell a new id, keeping its metadata
+    nb.cells.insert(i, twin)
+
+
+def _relabel(nb, i):
+    nb.cells[i].metadata["nbgrader"]["grade_id"] = "my_relu_test"
+
+
+def _strip(nb, i):
+    nb.cells[i].metadata = {}
+
+
+def _raise_points(nb, i):
+    nb.cells[i].metadata["nbgrader"]["points"] = 1000
+
+
+def _foreign_kernel(nb, i):
+    nb.metadata["kernelspec"] = {"name": "no-such-kernel", "display_name": "?", "language": "x"}
+
+
+# Full solutions whose test cell `test_relu` (or the notebook metadata) was tampered with.
+TAMPERING = {
+    "deleter": lambda nb, i: nb.cells.pop(i),
+    "duplicator": _duplicate,
+    "relabeller": _relabel,
+    "stripper": _strip,
+    "inflator": _raise_points,
+    "kernelspec": _foreign_kernel,
+}
+
+
 @pytest.fixture(scope="session")
 def repo():
     return REPO
@@ -84,6 +118,17 @@ def graded_class(tmp_path_factory):
                    subs / "warns" / path)
     write_notebook(student_version(REPO, EX, NB, rewrite={"relu": _prints_megabytes}),
                    subs / "loud" / path)
+    for student, tamper in TAMPERING.items():
+        nb = student_version(REPO, EX, NB)
+        tamper(nb, next(i for i, c in enumerate(nb.cells)
+                        if c.metadata.get("nbgrader", {}).get("grade_id") == "test_relu"))
+        write_notebook(nb, subs / student / path)
+    blank = student_version(REPO, EX, NB, solved=[])
+    test_ids = [c.metadata["nbgrader"]["grade_id"] for c in blank.cells
+                if c.metadata.get("nbgrader", {}).get("grade")]
+    gutted = student_version(REPO, EX, NB, solved=[],
+                             rewrite={t: (lambda _source: "pass") for t in test_ids})
+    write_notebook(gutted, subs / "gutted" / path)
     write_invalid_json(subs / "badjson" / path, student_version(REPO, EX, NB))
     (subs / "nothing").mkdir()
     write_notebook(student_version(REPO, EX, NB), root / "zipped" / "zipper" / path)

@@ -72,6 +72,32 @@ def test_huge_output_is_capped_and_costs_nothing(graded_class):
     assert "output truncated by the grader" in autograded.read_text()
 
 
+@pytest.mark.parametrize(("student", "changes"), [
+    ("deleter", ["test_relu: deleted or re-labelled; restored from the source"]),
+    ("duplicator", ["test_relu: handed in 2 times; graded once"]),
+    ("relabeller", ["unknown test cell 'my_relu_test' (it is test_relu re-labelled): ignored",
+                    "test_relu: deleted or re-labelled; restored from the source"]),
+    ("stripper", ["test_relu: its grading metadata was removed; restored from the source"]),
+    ("inflator", ["test_relu: points changed to 1000; worth 10 as released"]),
+    ("kernelspec", []),
+    ("full", []),
+])
+def test_tampered_test_cells_are_restored_and_reported(graded_class, student, changes):
+    _, grades, report = graded_class
+    row = grades[student]
+    assert (row["score"], row["max_score"], row["status"]) == ("100", "100", "ok")
+    detail = next(s for s in report["submissions"] if s["student"] == student)
+    assert detail["cell_changes"] == changes
+
+
+def test_test_cells_replaced_by_pass_earn_nothing(graded_class):
+    _, grades, report = graded_class
+    assert (grades["gutted"]["score"], grades["gutted"]["status"]) == ("0", "ok")
+    detail = next(s for s in report["submissions"] if s["student"] == "gutted")
+    assert len(detail["cell_changes"]) == 10
+    assert all(c.endswith(": edited; restored from the source") for c in detail["cell_changes"])
+
+
 def test_invalid_json_gets_zero_with_status(graded_class):
     _, grades, report = graded_class
     row = grades["badjson"]

@@ -1,0 +1,99 @@
+"""What a student did to the test cells they were given.
+
+Grading never trusts the student's copy of a test cell: nbgrader restores every test cell from
+the instructor's source by its ``grade_id`` (and adds deleted ones back). This module only
+*reports* what differed, precisely and without noise: an untouched cell is never mentioned,
+whatever happened to its outputs or execution count.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter
+
+from nbformat import NotebookNode
+
+
+def _test_cells(nb: NotebookNode) -> list[tuple[str, str]]:
+    """(grade_id, source) of the autograded test cells, in order."""
+    cells = []
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.get("cell_type") == "code" and meta.get("grade") and not meta.get("solution"):
+            cells.append((meta.get("grade_id", ""), cell.get("source", "")))
+    return cells
+
+
+def _normalise(source: str) -> str:
+    return "\n".join(line.rstrip() for line in source.strip().splitlines())
+
+
+def describe_test_cell_changes(released: NotebookNode, submitted: NotebookNode) -> list[str]:
+    """Describe every difference between the released and the submitted test cells."""
+    given = {grade_id: _normalise(source) for grade_id, source in _test_cells(released)}
+    handed_in = _test_cells(submitted)
+    counts = Counter(grade_id for grade_id, _ in handed_in)
+    by_source = {source: grade_id for grade_id, source in given.items()}
+    changes: list[str] = []
+    for grade_id, source in handed_in:
+        if grade_id not in given:
+            original = by_source.get(_normalise(source))
+            was = f" (it is {original} re-labelled)" if original else ""
+            changes.append(f"unknown test cell {grade_id!r}{was}: ignored")
+    points = {
+        c["metadata"]["nbgrader"]["grade_id"]: c["metadata"]["nbgrader"].get("points")
+        for c in released.cells
+        if c.get("metadata", {}).get("nbgrader", {}).get("grade")
+    }
+    for cell in submitted.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        grade_id = meta.get("grade_id")
+        if meta.get("grade") and grade_id in points and meta.get("points") != points[grade_id]:
+            changes.append(
+                f"{grade_id}: points changed to {meta.get('points')!r}; "
+                f"worth {points[grade_id]} as released"
+            )
+    for grade_id, source in given.items():
+        copies = [s for g, s in handed_in if g == grade_id]
+        if not copies:
+            stripped = any(
+                _normalise(c.get("source", "")) == source
+                and not c.get("metadata", {}).get("nbgrader", {}).get("grade")
+                for c in submitted.cells
+            )
+            how = "its grading metadata was removed" if stripped else "deleted or re-labelled"
+            changes.append(f"{grade_id}: {how}; restored from the source")
+            continue
+        if counts[grade_id] > 1:
+            changes.append(f"{grade_id}: handed in {counts[grade_id]} times; graded once")
+        if any(_normalise(s) != source for s in copies):
+            changes.append(f"{grade_id}: edited; restored from the source")
+    return changes
+
+
+def clean_submission(released: NotebookNode, submitted: NotebookNode) -> NotebookNode:
+    """A copy of ``submitted`` that nbgrader can grade whatever was done to its cells.
+
+    Cells carrying a ``grade_id`` the release does not have (re-labelled) and every copy after
+    the first of a ``grade_id`` (duplicated) lose their nbgrader metadata and run as ordinary
+    cells; nbgrader then restores the real cells from the source. Cell ids are made unique.
+    """
+    known = {
+        c["metadata"]["nbgrader"]["grade_id"]
+        for c in released.cells
+        if "grade_id" in c.get("metadata", {}).get("nbgrader", {})
+    }
+    nb = copy.deepcopy(submitted)
+    seen_grade_ids: set[str] = set()
+    seen_cell_ids: set[str] = set()
+    for index, cell in enumerate(nb.cells):
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if grade_id is not None:
+            if grade_id not in known or grade_id in seen_grade_ids:
+                del cell["metadata"]["nbgrader"]
+            seen_grade_ids.add(grade_id)
+        if "id" in cell:
+            if cell["id"] in seen_cell_ids:
+                cell["id"] = f"i2dl-renamed-{index}"
+            seen_cell_ids.add(cell["id"])
+    return nb
