@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from benchmarks import bench_conv, bench_trainer
+from benchmarks import bench_conv, bench_grader, bench_trainer
 
 
 def main() -> None:
@@ -10,6 +10,7 @@ def main() -> None:
     bench_conv.fast_vs_torch()
     bench_conv.naive_vs_fast()
     bench_trainer.run()
+    bench_grader.run()
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from __future__ import annotations
 import shutil
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import nbformat
@@ -31,7 +32,7 @@ from grader.course import (
     quiet_nbgrader,
 )
 from grader.execute import OUTCOMES
-from grader.feedback import generate_feedback
+from grader.feedback import FeedbackWriter
 from grader.integrity import clean_submission, describe_test_cell_changes
 from grader.release import generate_release
 from grader.results import NotebookResult, TestResult
@@ -112,6 +113,10 @@ class ClassGrader:
         isolation = describe()
         self.warnings: list[str] = [isolation] if isolation.startswith("WARNING") else []
         self.isolation = isolation
+
+    @cached_property
+    def feedback(self) -> FeedbackWriter:
+        return FeedbackWriter(self.config, self.log_file)
 
     def prepare(self) -> dict[str, dict[str, float]]:
         """Release every exercise into the run's gradebook; return notebook -> max score."""
@@ -218,7 +223,7 @@ class ClassGrader:
                 results.append(result)
             if any(r.status == "ok" for r in results if r.exercise == exercise):
                 try:
-                    generate_feedback(self.config, student, exercise, self.log_file)
+                    self.feedback.write(student, exercise)
                 except Exception as exc:  # feedback is a courtesy; never lose the grade over it
                     self.warnings.append(f"feedback for {student}/{exercise} failed: {exc}")
         return results
