@@ -13,7 +13,7 @@ from grader.autograde import GradingOptions
 from grader.course import Repository
 from grader.release import release
 from grader.results import NotebookResult, format_table
-from grader.sample import student_version, write_invalid_json, write_notebook, write_zip
+from grader.sample import student_version, test_ids, write_invalid_json, write_notebook, write_zip
 from grader.scheduler import autograde
 
 EXERCISE = "ex03_layers"
@@ -67,7 +67,7 @@ def build_class(repo: Repository, submissions: Path) -> dict[str, str]:
                 EXERCISE,
                 NOTEBOOK,
                 solved=[],
-                rewrite={t: _gut_test for t in _test_ids(blank)},
+                rewrite={t: _gut_test for t in test_ids(blank)},
             ),
         ),
         "heidi": (
@@ -89,14 +89,6 @@ def build_class(repo: Repository, submissions: Path) -> dict[str, str]:
     shutil.rmtree(staging)
     described["grace"] = "complete and correct, handed in as grace.zip"
     return described
-
-
-def _test_ids(nb) -> list[str]:
-    return [
-        c.metadata["nbgrader"]["grade_id"]
-        for c in nb.cells
-        if c.metadata.get("nbgrader", {}).get("grade")
-    ]
 
 
 def run_demo(repo: Repository, course_dir: Path, options: GradingOptions) -> list[NotebookResult]:

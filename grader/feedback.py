@@ -16,6 +16,7 @@ from nbgrader.converters import GenerateFeedback
 from nbgrader.preprocessors import GetGrades
 
 from grader.course import make_coursedir, quiet_nbgrader
+from grader.integrity import is_test_cell
 from grader.release import HIDDEN_MARKERS
 
 REDACTED = "# (hidden tests were run here; they are not shown)"
@@ -36,11 +37,6 @@ def redact_hidden(source: str) -> str:
         elif not hiding:
             kept.append(line)
     return "\n".join(kept)
-
-
-def is_test_cell(cell) -> bool:
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    return bool(meta.get("grade")) and not meta.get("solution") and cell.get("cell_type") == "code"
 
 
 class RedactHiddenTests(Preprocessor):

@@ -14,14 +14,19 @@ from collections import Counter
 from nbformat import NotebookNode
 
 
+def is_test_cell(cell) -> bool:
+    """An autograded test cell: a graded code cell that is not an answer."""
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
 def _test_cells(nb: NotebookNode) -> list[tuple[str, str]]:
     """(grade_id, source) of the autograded test cells, in order."""
-    cells = []
-    for cell in nb.cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if cell.get("cell_type") == "code" and meta.get("grade") and not meta.get("solution"):
-            cells.append((meta.get("grade_id", ""), cell.get("source", "")))
-    return cells
+    return [
+        (cell["metadata"]["nbgrader"].get("grade_id", ""), cell.get("source", ""))
+        for cell in nb.cells
+        if is_test_cell(cell)
+    ]
 
 
 def _normalise(source: str) -> str:

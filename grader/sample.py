@@ -16,6 +16,7 @@ from pathlib import Path
 import nbformat
 
 from grader.course import Repository
+from grader.integrity import is_test_cell
 from grader.release import SOLUTION_MARKERS
 
 
@@ -25,13 +26,9 @@ def strip_solution_markers(source: str) -> str:
     )
 
 
-def answer_ids(nb) -> list[str]:
-    """grade_ids of the answer (solution) cells, in notebook order."""
-    return [
-        c.metadata["nbgrader"]["grade_id"]
-        for c in nb.cells
-        if c.metadata.get("nbgrader", {}).get("solution")
-    ]
+def test_ids(nb) -> list[str]:
+    """grade_ids of the autograded test cells, in notebook order."""
+    return [c.metadata["nbgrader"]["grade_id"] for c in nb.cells if is_test_cell(c)]
 
 
 def student_version(

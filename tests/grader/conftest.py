@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from grader.course import find_repository
-from grader.sample import student_version, write_invalid_json, write_notebook, write_zip
+from grader.sample import student_version, test_ids, write_invalid_json, write_notebook, write_zip
 
 EX = "ex03_layers"
 NB = "ex03_layers"
@@ -124,10 +124,8 @@ def graded_class(tmp_path_factory):
                         if c.metadata.get("nbgrader", {}).get("grade_id") == "test_relu"))
         write_notebook(nb, subs / student / path)
     blank = student_version(REPO, EX, NB, solved=[])
-    test_ids = [c.metadata["nbgrader"]["grade_id"] for c in blank.cells
-                if c.metadata.get("nbgrader", {}).get("grade")]
     gutted = student_version(REPO, EX, NB, solved=[],
-                             rewrite={t: (lambda _source: "pass") for t in test_ids})
+                             rewrite={t: (lambda _source: "pass") for t in test_ids(blank)})
     write_notebook(gutted, subs / "gutted" / path)
     write_invalid_json(subs / "badjson" / path, student_version(REPO, EX, NB))
     (subs / "nothing").mkdir()
