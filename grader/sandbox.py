@@ -35,6 +35,9 @@ class Limits:
 
 
 def bwrap_path() -> str | None:
+    """The bubblewrap executable; ``I2DL_BWRAP`` overrides the lookup (empty: none)."""
+    if "I2DL_BWRAP" in os.environ:
+        return os.environ["I2DL_BWRAP"] or None
     return shutil.which("bwrap")
 
 

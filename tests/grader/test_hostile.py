@@ -224,3 +224,4 @@ def test_submission_has_no_network(hostile_class):
 
 def test_report_names_the_isolation(hostile_class):
     assert hostile_class["report"]["isolation"].startswith("sandbox: bubblewrap")
+
