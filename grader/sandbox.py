@@ -32,6 +32,9 @@ class Limits:
     processes: int = 64
     file_bytes: int = 256 * 1024**2
     open_files: int = 256
+    # Size of each writable tmpfs (/tmp and the working folder): bounds what a submission can
+    # write in total, so it cannot fill the host's disk with many files below file_bytes.
+    scratch_bytes: int = 512 * 1024**2
 
 
 def bwrap_path() -> str | None:
@@ -90,8 +93,9 @@ def wrap_kernel_command(
 ) -> list[str]:
     """The command that starts ``cmd`` (a kernel) inside the sandbox.
 
-    ``workdir`` is the path the kernel believes it runs in; ``scratch`` is the folder actually
-    mounted there (a throw-away copy), ``runtime`` holds the connection file and sockets.
+    ``workdir`` is the path the kernel believes it runs in: a fresh tmpfs holding, read-only,
+    the files of ``scratch`` (a throw-away copy of the exercise folder); ``runtime`` holds the
+    connection file and sockets.
     """
     limited = prlimit_args(limits) if shutil.which("prlimit") else []
     bwrap = bwrap_path()
@@ -101,15 +105,24 @@ def wrap_kernel_command(
     for system in ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/etc"):
         if Path(system).exists():
             args += ["--ro-bind", system, system]
-    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    size = ["--perms", "1777", "--size", str(limits.scratch_bytes)]
+    args += ["--proc", "/proc", "--dev", "/dev", *size, "--tmpfs", "/tmp"]
     hidden_homes = {Path("/root"), Path("/home")}
     for home in sorted(hidden_homes):
         if home.exists():
-            args += ["--tmpfs", str(home)]
+            args += ["--size", "1048576", "--tmpfs", str(home)]
     for root in _python_roots() + _package_roots():
         args += _parents_with_perms(root) + ["--ro-bind", str(root), str(root)]
-    for writable, target in ((runtime, runtime), (scratch, workdir)):
-        args += _parents_with_perms(target) + ["--bind", str(writable), str(target)]
+    args += _parents_with_perms(runtime) + ["--bind", str(runtime), str(runtime)]
+    # The working folder is a size-limited tmpfs; the exercise's own files appear in it
+    # read-only, so a submission can add files but not alter or enlarge the originals.
+    args += _parents_with_perms(workdir) + [*size, "--tmpfs", str(workdir)]
+    for item in sorted(scratch.rglob("*")):
+        target = workdir / item.relative_to(scratch)
+        if item.is_dir():
+            args += ["--perms", "0755", "--dir", str(target)]
+        else:
+            args += ["--ro-bind", str(item), str(target)]
     args += [
         "--unshare-pid",
         "--unshare-net",

@@ -37,6 +37,19 @@ STUBBORN = (
 EXIT = "import os\nos._exit(3)\n"
 SYS_EXIT = "import sys\nsys.exit()\n"
 MEMORY = "hog = bytearray(8 * 1024**3)\n"
+DISK = (
+    "import os\n"
+    "written = 0\n"
+    "for _target in ('filler', '/tmp/filler'):\n"
+    "    for _i in range(100):\n"
+    "        try:\n"
+    "            with open(f'{_target}{_i}', 'wb') as _f:\n"
+    "                _f.write(b'x' * 64 * 1024**2)\n"
+    "            written += 64\n"
+    "        except OSError:\n"
+    "            break\n"
+    "print('wrote MiB', written)\n"
+)
 FORK = (
     "import os, time\n"
     "children = 0\n"
@@ -134,6 +147,7 @@ def hostile_class(tmp_path_factory):
         "exiter": EXIT,
         "sysexit": SYS_EXIT,
         "hog": MEMORY,
+        "filler": DISK,
         "forker": FORK,
         "snoop": _probe_paths(
             [str(solution), str(out / "gradebook.db"), str(other), "/etc/shadow"]
@@ -192,6 +206,13 @@ def test_sys_exit_only_costs_the_cell_it_stops(hostile_class):
 
 def test_memory_bomb_is_stopped_with_typed_status(hostile_class):
     assert _row(hostile_class, "hog") == (EARNED_BEFORE, "memory")
+
+
+def test_disk_fill_is_bounded(hostile_class):
+    assert _row(hostile_class, "filler") == (100, "ok")
+    printed = _outputs(hostile_class["out"], "filler")
+    written = int(printed.split("wrote MiB")[1].split()[0])
+    assert written <= 2 * 512, printed  # two 512 MiB tmpfs: the working folder and /tmp
 
 
 def test_fork_loop_stops_at_the_process_limit(hostile_class):
