@@ -97,8 +97,11 @@ class SandboxedExecute(Execute):
         process = getattr(provisioner, "process", None)
         if process is not None:
             code = process.poll()
-        if code is not None and code < 0:
-            sig = -code
+        # Killed by a signal: Popen reports -signal; bubblewrap, in between, exits 128 + signal.
+        sig = -code if code is not None and code < 0 else None
+        if code is not None and code > 128:
+            sig = code - 128
+        if sig in set(signal.Signals):
             if sig == signal.SIGXCPU:
                 return "timeout", "the kernel used up its CPU time"
             if sig == signal.SIGKILL:
