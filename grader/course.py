@@ -162,8 +162,14 @@ def make_coursedir(config: Config) -> CourseDirectory:
 def quiet_nbgrader(log_file: Path | None = None) -> logging.Logger:
     """nbgrader and traitlets log a great deal: send it to a file (or drop it)."""
     logger = logging.getLogger("i2dl.grader.nbgrader")
-    logger.handlers.clear()
     logger.propagate = False
+    target = str(log_file.resolve()) if log_file is not None else None
+    current = logger.handlers[0] if len(logger.handlers) == 1 else None
+    if current is not None and getattr(current, "baseFilename", None) == target:
+        return logger  # called once per notebook: keep the open file instead of reopening it
+    for old in list(logger.handlers):
+        logger.removeHandler(old)
+        old.close()
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
         handler: logging.Handler = logging.FileHandler(log_file)
