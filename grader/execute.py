@@ -6,6 +6,12 @@ a per-notebook budget. When the kernel dies, runs out of memory or exceeds a lim
 stops there: the cells already run keep their outputs (and so their credit), every later test
 cell gets an error output naming the reason (so it scores zero), and the notebook's outcome
 (``ok``, ``timeout``, ``memory``, ``crashed``) is recorded for the grade table.
+
+A test cell runs in two parts: its visible code in the kernel, as the student saw it, and its
+hidden regions in this (trusted) process through :func:`grader.remote.run_hidden`, which calls
+into the kernel only for the student's own functions and objects. The hidden source never
+reaches the kernel, and the verdict is decided here; a failed hidden test adds an error output
+to the cell, which is what scores it zero.
 """
 
 from __future__ import annotations
@@ -17,14 +23,19 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from queue import Empty
 
 from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Float, Integer
 
+from grader.hidden import split_regions
+from grader.integrity import is_test_cell
+from grader.remote import Channel, RemoteDied, RemoteOutOfMemory, RemoteTimeout, run_hidden
 from grader.sandbox import Limits, prepare_private_dir, wrap_kernel_command
 
 MEMORY_ERRORS = ("MemoryError", "_ArrayMemoryError")
@@ -36,8 +47,15 @@ OUTCOMES: dict[tuple[str, str, str], dict[str, str]] = {}
 class SandboxedKernelManager(AsyncKernelManager):
     """A kernel manager whose kernels start inside the sandbox, talking over unix sockets."""
 
-    def configure_sandbox(self, workdir: Path, scratch: Path, runtime: Path, limits: Limits):
-        self.sandbox = (workdir, scratch, runtime, limits)
+    def configure_sandbox(
+        self,
+        workdir: Path,
+        scratch: Path,
+        runtime: Path,
+        limits: Limits,
+        exchange: tuple[Path, Path],
+    ):
+        self.sandbox = (workdir, scratch, runtime, limits, exchange)
         self.transport = "ipc"
         self.ip = str(runtime / "kernel")
         self.connection_file = str(runtime / "connection.json")
@@ -50,12 +68,21 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     def format_kernel_cmd(self, extra_arguments=None):
         cmd = super().format_kernel_cmd(extra_arguments)
-        workdir, scratch, runtime, limits = self.sandbox
-        return wrap_kernel_command(cmd, workdir, scratch, runtime, limits)
+        workdir, scratch, runtime, limits, exchange = self.sandbox
+        return wrap_kernel_command(cmd, workdir, scratch, runtime, limits, exchange)
 
     def write_connection_file(self, **kwargs):
         super().write_connection_file(**kwargs)
         prepare_private_dir(Path(self.connection_file).parent)
+
+
+def _hidden_failure(error: BaseException) -> NotebookNode:
+    """The error output of a failed hidden test: its type and message, never its source."""
+    name = type(error).__name__
+    message = str(error)[:2000]
+    return NotebookNode(
+        output_type="error", ename=name, evalue=message, traceback=[f"{name}: {message}"]
+    )
 
 
 def _stop_output(reason: str) -> NotebookNode:
@@ -86,9 +113,66 @@ class SandboxedExecute(Execute):
         runtime = self._scratch_root / "run"
         prepare_private_dir(scratch)
         prepare_private_dir(runtime)
+        # Hidden-test calls: requests in a folder the kernel may only read, answers in one it
+        # may write (both outside the runtime folder, whose entries the kernel could replace).
+        inbox, outbox = self._scratch_root / "rpc-in", self._scratch_root / "rpc-out"
+        inbox.mkdir(mode=0o755)
+        prepare_private_dir(outbox)
+        self._exchange = (inbox, outbox)
+        self._channel = None
         limits = Limits(memory_bytes=self.memory_bytes, cpu_seconds=int(self.notebook_timeout) + 30)
-        km.configure_sandbox(workdir, scratch, runtime, limits)
+        km.configure_sandbox(workdir, scratch, runtime, limits, self._exchange)
         return km
+
+    def _kernel_alive(self) -> bool:
+        process = getattr(getattr(self.km, "provisioner", None), "process", None)
+        return process is not None and process.poll() is None
+
+    def _hidden_channel(self) -> Channel:
+        if self._channel is None:
+            inbox, outbox = self._exchange
+            info = self.km.get_connection_info(session=False)
+            self._channel = Channel(info, inbox, outbox, self._kernel_alive)
+        return self._channel
+
+    def _drain_iopub(self) -> None:
+        """Drop the kernel's status messages about hidden-test calls from nbclient's queue."""
+        get = run_sync(self.kc.iopub_channel.get_msg)
+        while True:
+            try:
+                get(timeout=0)
+            except Empty:
+                return
+
+    def _run_test_cell(self, cell, index: int, deadline: float) -> None:
+        """Visible code in the kernel, hidden regions here; outputs of both go to the cell."""
+        source = cell.source
+        outputs: list = []
+        try:
+            for hidden, code in split_regions(source):
+                self.timeout = max(1, int(deadline - time.monotonic()))
+                if not hidden:
+                    cell.source = code
+                    cell.outputs = []
+                    try:
+                        self.execute_cell(cell, index, store_history=True)
+                    finally:
+                        outputs += cell.outputs
+                    if any(o.get("output_type") == "error" for o in cell.outputs):
+                        return  # a visible check failed: the rest of the cell does not run
+                    continue
+                try:
+                    error, printed = run_hidden(code, self._hidden_channel(), deadline)
+                finally:
+                    self._drain_iopub()
+                if printed:
+                    outputs.append(NotebookNode(output_type="stream", name="stdout", text=printed))
+                if error is not None:
+                    outputs.append(_hidden_failure(error))
+                    return
+        finally:
+            cell.source = source
+            cell.outputs = outputs
 
     def _kernel_exit_reason(self) -> tuple[str, str]:
         """Classify a dead kernel by how its process ended."""
@@ -119,17 +203,21 @@ class SandboxedExecute(Execute):
             if left <= 0:
                 reason = f"the notebook used up its {self.notebook_timeout:g} s"
                 return {"status": "timeout", "reason": reason}, index
-            self.timeout = max(1, int(min(cell_timeout, left)))
+            budget = max(1, int(min(cell_timeout, left)))
+            self.timeout = budget
             try:
-                self.execute_cell(cell, index, store_history=True)
-            except CellTimeoutError:
-                outcome = {
-                    "status": "timeout",
-                    "reason": f"a cell ran longer than {self.timeout} s",
-                }
-            except DeadKernelError:
+                if is_test_cell(cell) and any(hidden for hidden, _ in split_regions(cell.source)):
+                    self._run_test_cell(cell, index, time.monotonic() + budget)
+                else:
+                    self.execute_cell(cell, index, store_history=True)
+            except (CellTimeoutError, RemoteTimeout):
+                outcome = {"status": "timeout", "reason": f"a cell ran longer than {budget} s"}
+            except (DeadKernelError, RemoteDied):
                 status, reason = self._kernel_exit_reason()
                 outcome = {"status": status, "reason": reason}
+            except RemoteOutOfMemory:
+                limit = f"{self.memory_bytes / 2**30:.3g} GiB"
+                outcome = {"status": "memory", "reason": f"out of memory (limit {limit})"}
             else:
                 errors = {o.get("ename") for o in cell.outputs if o.get("output_type") == "error"}
                 if not errors & set(MEMORY_ERRORS):
@@ -161,6 +249,9 @@ class SandboxedExecute(Execute):
             outcome, stopped_at = {"status": status, "reason": f"{reason} while starting"}, 0
         finally:
             self.timeout = cell_timeout
+            if getattr(self, "_channel", None) is not None:
+                self._channel.close()
+                self._channel = None
             shutil.rmtree(getattr(self, "_scratch_root", ""), ignore_errors=True)
         if stopped_at is not None:
             for cell in self.nb.cells[stopped_at:]:

@@ -1,12 +1,18 @@
-"""Helpers that hidden tests import inside the student's kernel.
+"""Helpers that hidden tests import: ``call_own`` and ``own``.
 
 ``call_own(fn, *args)`` calls a graded function while the course's reference implementations
 (``i2dl``'s layers, losses, optimisers...) and PyTorch are out of reach, so a function that hands
 its work to them fails with a message saying so instead of scoring points for someone else's code.
+
+The same hidden test runs in two places. When the grader grades, it runs in the trusted grader
+process (:mod:`grader.remote`) and ``fn`` is a proxy for the student's function: the call, with
+the references blocked, happens in the student's kernel. When an instructor runs a solution
+notebook in Jupyter, it runs in that kernel and ``fn`` is the function itself.
 """
 
 from __future__ import annotations
 
+import contextvars
 import sys
 import types
 from collections.abc import Callable, Iterator
@@ -19,6 +25,27 @@ FORBIDDEN_PREFIXES = ("torch", "i2dl.layers", "i2dl.losses", "i2dl.optim", "i2dl
 
 class DelegationError(AssertionError):
     """Raised when graded code reaches for a reference implementation."""
+
+
+# Set while the trusted grader runs a hidden region; holds the prefixes to block in the
+# student's code called from a hidden test's own function wrapped by ``own`` (None: none).
+_HIDDEN_MODE: contextvars.ContextVar[bool] = contextvars.ContextVar("i2dl_hidden", default=False)
+_BLOCK: contextvars.ContextVar[tuple[str, ...] | None] = contextvars.ContextVar(
+    "i2dl_block", default=None
+)
+
+
+def enter_hidden_mode() -> contextvars.Token:
+    return _HIDDEN_MODE.set(True)
+
+
+def leave_hidden_mode(token: contextvars.Token) -> None:
+    _HIDDEN_MODE.reset(token)
+
+
+def current_block() -> tuple[str, ...] | None:
+    """Prefixes the student's code must not reach right now (trusted side), or None."""
+    return _BLOCK.get()
 
 
 def _matches(name: str | None, prefixes: tuple[str, ...]) -> bool:
@@ -111,6 +138,23 @@ def own(
     ``fn`` is not a function defined in the notebook itself, or when it reaches a blocked module.
     """
     prefixes = tuple(p for p in FORBIDDEN_PREFIXES if p not in allow) + tuple(forbid)
+    if getattr(type(fn), "_i2dl_remote", False):
+        # The trusted grader: fn lives in the student's kernel, which makes the call.
+        def remote_call(*args: Any, **kwargs: Any) -> Any:
+            return fn._i2dl_call(args, kwargs, own=True, block=prefixes)
+
+        return remote_call
+    if _HIDDEN_MODE.get():
+        # The trusted grader, fn a function of the hidden test: run it here, and block the
+        # references in every call it makes into the student's code.
+        def blocking_call(*args: Any, **kwargs: Any) -> Any:
+            token = _BLOCK.set(prefixes)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                _BLOCK.reset(token)
+
+        return blocking_call
     name = getattr(fn, "__name__", repr(fn))
 
     def call(*args: Any, **kwargs: Any) -> Any:

@@ -17,6 +17,7 @@ import nbformat
 from nbgrader.converters import GenerateAssignment
 
 from grader.course import GraderError, Repository, make_coursedir, nbgrader_config, quiet_nbgrader
+from grader.hidden import lint_notebook
 
 SOLUTION_MARKERS = ("BEGIN SOLUTION", "END SOLUTION")
 HIDDEN_MARKERS = ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
@@ -128,10 +129,12 @@ def release(
                     problems.append(f"{source_nb.name} was not released")
                     continue
                 problems += find_leaks(source_nb, released_nb)
+                problems += lint_notebook(nbformat.read(source_nb, as_version=4), source_nb.name)
             if problems:
                 raise GraderError(
                     f"refusing to release {exercise}: solution or hidden-test text would reach "
-                    "students:\n  " + "\n  ".join(problems)
+                    "students, or hidden tests would take names from the student's kernel:\n  "
+                    + "\n  ".join(problems)
                 )
             target = repo.exercises / exercise
             if not _same_tree(built, target):

@@ -89,13 +89,19 @@ def prlimit_args(limits: Limits) -> list[str]:
 
 
 def wrap_kernel_command(
-    cmd: list[str], workdir: Path, scratch: Path, runtime: Path, limits: Limits
+    cmd: list[str],
+    workdir: Path,
+    scratch: Path,
+    runtime: Path,
+    limits: Limits,
+    exchange: tuple[Path, Path] | None = None,
 ) -> list[str]:
     """The command that starts ``cmd`` (a kernel) inside the sandbox.
 
     ``workdir`` is the path the kernel believes it runs in: a fresh tmpfs holding, read-only,
     the files of ``scratch`` (a throw-away copy of the exercise folder); ``runtime`` holds the
-    connection file and sockets.
+    connection file and sockets; ``exchange`` is the (inbox, outbox) of hidden-test calls, the
+    inbox read-only inside the sandbox and the outbox writable.
     """
     limited = prlimit_args(limits) if shutil.which("prlimit") else []
     bwrap = bwrap_path()
@@ -114,6 +120,10 @@ def wrap_kernel_command(
     for root in _python_roots() + _package_roots():
         args += _parents_with_perms(root) + ["--ro-bind", str(root), str(root)]
     args += _parents_with_perms(runtime) + ["--bind", str(runtime), str(runtime)]
+    if exchange is not None:
+        inbox, outbox = exchange
+        args += _parents_with_perms(inbox) + ["--ro-bind", str(inbox), str(inbox)]
+        args += _parents_with_perms(outbox) + ["--bind", str(outbox), str(outbox)]
     # The working folder is a size-limited tmpfs; the exercise's own files appear in it
     # read-only, so a submission can add files but not alter or enlarge the originals.
     args += _parents_with_perms(workdir) + [*size, "--tmpfs", str(workdir)]
