@@ -78,6 +78,10 @@ def _raise_points(nb, i):
     nb.cells[i].metadata["nbgrader"]["points"] = 1000
 
 
+def _empty(nb, i):
+    nb.cells[i].source = ""
+
+
 def _foreign_kernel(nb, i):
     nb.metadata["kernelspec"] = {"name": "no-such-kernel", "display_name": "?", "language": "x"}
 
@@ -89,6 +93,7 @@ TAMPERING = {
     "relabeller": _relabel,
     "stripper": _strip,
     "inflator": _raise_points,
+    "emptier": _empty,
     "kernelspec": _foreign_kernel,
 }
 

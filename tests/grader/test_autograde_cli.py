@@ -79,6 +79,7 @@ def test_huge_output_is_capped_and_costs_nothing(graded_class):
                     "test_relu: deleted or re-labelled; restored from the source"]),
     ("stripper", ["test_relu: its grading metadata was removed; restored from the source"]),
     ("inflator", ["test_relu: points changed to 1000; worth 10 as released"]),
+    ("emptier", ["test_relu: edited; restored from the source"]),
     ("kernelspec", []),
     ("full", []),
 ])

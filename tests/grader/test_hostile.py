@@ -1,7 +1,10 @@
 """Hostile submissions: each is graded in the sandbox and must get exactly the expected result.
 
-The hostile code sits at the top of the ``tanh`` answer cell, after the affine, ReLU and sigmoid
-tests (45 points) have run, and before the tanh answer itself; the rest of the notebook is solved.
+Resource and isolation attacks sit at the top of the ``tanh`` answer cell, after the affine,
+ReLU and sigmoid tests (45 points) have run, and before the tanh answer itself; the rest of the
+notebook is solved. Attacks on the verdict (patched comparisons, input transformers, exception
+handlers, forged answers, delegation, lying objects) are measured against the same work without
+the attack: they must not earn a single point more.
 """
 
 from __future__ import annotations
@@ -105,6 +108,119 @@ def _with_prefix(code: str):
     return lambda source: code + "\n" + source
 
 
+# Answers that return zeros of the right shapes and never modify their inputs: honest work
+# that earns exactly the no-mutation test (10 points) and nothing else.
+ZERO_ANSWERS = {
+    "affine_forward": "def affine_forward(x, w, b):\n"
+                      "    return np.zeros((x.shape[0], w.shape[1])), (x, w)\n",
+    "affine_backward": "def affine_backward(dout, cache):\n"
+                       "    x, w = cache\n"
+                       "    return np.zeros(x.shape), np.zeros(w.shape), np.zeros(w.shape[1])\n",
+    "affine_relu": "def affine_relu_forward(x, w, b):\n"
+                   "    return np.zeros((x.shape[0], w.shape[1])), (x, w)\n\n\n"
+                   "def affine_relu_backward(dout, cache):\n"
+                   "    x, w = cache\n"
+                   "    return np.zeros(x.shape), np.zeros(w.shape), np.zeros(w.shape[1])\n",
+    **{
+        cell: f"def {cell}_forward(x{extra}):\n    return np.zeros(x.shape), x\n\n\n"
+              f"def {cell}_backward(dout, cache):\n    return np.zeros(cache.shape)\n"
+        for cell, extra in [("relu", ""), ("sigmoid", ""), ("tanh", ""),
+                            ("leaky_relu", ", negative_slope=0.01")]
+    },
+}
+ZERO_SCORE = 10
+PATCH_COMPARISONS = (
+    "import numpy as _np, i2dl.testing as _t, i2dl.gradcheck as _g\n"
+    "_yes = lambda *args, **kwargs: True\n"
+    "_np.allclose = _np.isclose = _np.array_equal = _yes\n"
+    "_t.assert_close = _g.check_gradients = assert_close = check_gradients = lambda *a, **k: {}\n"
+)
+INPUT_TRANSFORMER = "get_ipython().input_transformers_post.append(lambda lines: ['pass\\n'])\n"
+EXCEPTION_HANDLER = (
+    "get_ipython().set_custom_exc((BaseException,), lambda *args, **kwargs: None)\n"
+)
+FORGED_ANSWERS = (
+    "import io as _io, json as _json, os as _os, grader.kernel_side as _ks\n"
+    "def _forged(in_dir, out_dir, seq):\n"
+    "    _buffer = _io.BytesIO()\n"
+    "    np.savez(_buffer, __meta__=np.array(_json.dumps({'ok': True, 'value': True})))\n"
+    "    with open(_os.path.join(out_dir, f'rep-{seq}.npz'), 'wb') as _f:\n"
+    "        _f.write(_buffer.getvalue())\n"
+    "_ks.serve = _forged\n"
+)
+LIARS = (
+    "class Liar:\n"
+    "    def __init__(self, shape):\n"
+    "        self.shape = shape if isinstance(shape, tuple) else (shape,)\n"
+    "    def __eq__(self, other):\n"
+    "        return True\n"
+    "    def __array_function__(self, func, types, args, kwargs):\n"
+    "        return True\n"
+    "    def __array_ufunc__(self, *args, **kwargs):\n"
+    "        return True\n"
+)
+DELEGATION = (
+    "from i2dl.layers import affine_forward, affine_backward, relu_forward, relu_backward, "
+    "sigmoid_forward, sigmoid_backward, tanh_forward, tanh_backward, leaky_relu_forward, "
+    "leaky_relu_backward\n"
+)
+WRAPPED_DELEGATION = (
+    "import i2dl.layers\n\n\n"
+    "def relu_forward(x):\n    return i2dl.layers.relu_forward(x)\n\n\n"
+    "def relu_backward(dout, cache):\n    return i2dl.layers.relu_backward(dout, cache)\n"
+)
+# Looks for the hidden tests in the kernel's history; the markers are built, not written, so
+# that this cell's own source does not match.
+HISTORY = (
+    "_marker = 'BEGIN ' + 'HIDDEN'\n"
+    "_seen = '\\n'.join(map(str, In)) + str(get_ipython().history_manager.input_hist_raw)\n"
+    "print('hidden tests in history:', _marker in _seen or 'call_' + 'own' in _seen)\n"
+)
+
+
+def _zeros(prefix: str = "", answers: dict[str, str] | None = None):
+    answers = answers or ZERO_ANSWERS
+    rewrite = {cell: (lambda _s, code=code: code) for cell, code in answers.items()}
+    rewrite["affine_forward"] = lambda _s: prefix + answers["affine_forward"]
+    return student_version(REPO, EX, NB, solved=[], rewrite=rewrite)
+
+
+def _liars():
+    answers = {
+        cell: code.replace("np.zeros(", "Liar(") for cell, code in ZERO_ANSWERS.items()
+    }
+    return _zeros(LIARS, answers)
+
+
+def _verdict_attacks() -> dict:
+    blank_with = {
+        "transformer": INPUT_TRANSFORMER,
+        "excepthook": EXCEPTION_HANDLER,
+    }
+    notebooks = {
+        student: student_version(REPO, EX, NB, solved=[],
+                                 rewrite={"affine_forward": _with_prefix(code)})
+        for student, code in blank_with.items()
+    }
+    notebooks["zeros"] = _zeros()
+    notebooks["patcher"] = _zeros(PATCH_COMPARISONS)
+    notebooks["forger"] = _zeros(PATCH_COMPARISONS + FORGED_ANSWERS)
+    notebooks["liar"] = _liars()
+    notebooks["delegator"] = student_version(
+        REPO, EX, NB, solved=["affine_relu"],
+        rewrite={"affine_forward": lambda _s: DELEGATION,
+                 **{cell: (lambda _s: "") for cell in
+                    ("affine_backward", "relu", "sigmoid", "tanh", "leaky_relu")}},
+    )
+    notebooks["wrapper"] = student_version(
+        REPO, EX, NB, rewrite={"relu": lambda _s: WRAPPED_DELEGATION}
+    )
+    notebooks["historian"] = student_version(
+        REPO, EX, NB, rewrite={"leaky_relu": lambda s: s + "\n" + HISTORY}
+    )
+    return notebooks
+
+
 def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -158,6 +274,8 @@ def hostile_class(tmp_path_factory):
     }
     for student, code in cases.items():
         nb = student_version(REPO, EX, NB, rewrite={"tanh": _with_prefix(code)})
+        write_notebook(nb, subs / student / EX / f"{NB}.ipynb")
+    for student, nb in _verdict_attacks().items():
         write_notebook(nb, subs / student / EX / f"{NB}.ipynb")
     proc = run_cli(
         "autograde", str(subs), "--out", str(out), "--exercise", EX, "--no-progress",
@@ -243,6 +361,77 @@ def test_submission_has_no_network(hostile_class):
     assert hostile_class["connections"] == []
 
 
+def test_nothing_outside_the_sandbox_changed(hostile_class):
+    # the solution, another student's hand-in and a file next to the class are byte-identical
+    assert hostile_class["unchanged"]
+
+
 def test_report_names_the_isolation(hostile_class):
     assert hostile_class["report"]["isolation"].startswith("sandbox: bubblewrap")
 
+
+
+def _tests(hostile_class, student) -> dict[str, dict]:
+    detail = next(s for s in hostile_class["report"]["submissions"] if s["student"] == student)
+    return {t["grade_id"]: t for t in detail["tests"]}
+
+
+def test_zero_answers_earn_only_the_no_mutation_test(hostile_class):
+    assert _row(hostile_class, "zeros") == (ZERO_SCORE, "ok")
+    tests = _tests(hostile_class, "zeros")
+    assert tests["test_no_mutation"]["score"] == 10
+    assert tests["test_tanh"]["error"] == "AssertionError: tanh_forward is wrong on random inputs"
+
+
+def test_patched_comparison_helpers_earn_nothing(hostile_class):
+    # np.allclose, np.isclose, np.array_equal, assert_close and check_gradients all say yes in
+    # the kernel; the visible checks pass, the hidden tests compare here and fail.
+    assert _row(hostile_class, "patcher") == (ZERO_SCORE, "ok")
+    tests = _tests(hostile_class, "patcher")
+    assert tests["test_affine_forward"]["error"] == (
+        "AssertionError: affine_forward differs from the reference on random inputs"
+    )
+
+
+def test_input_transformer_that_empties_every_cell_earns_nothing(hostile_class):
+    assert _row(hostile_class, "transformer") == (0, "ok")
+    tests = _tests(hostile_class, "transformer")
+    assert all("did not answer the grader's call" in t["error"] for t in tests.values())
+
+
+def test_custom_exception_handler_hides_no_failure(hostile_class):
+    assert _row(hostile_class, "excepthook") == (0, "ok")
+    tests = _tests(hostile_class, "excepthook")
+    assert all(t["error"].startswith("NotImplementedError") for t in tests.values())
+
+
+def test_forged_answers_earn_nothing(hostile_class):
+    # The kernel's answering code is replaced by one that claims success for every call.
+    assert _row(hostile_class, "forger") == (0, "ok")
+    tests = _tests(hostile_class, "forger")
+    assert tests["test_no_mutation"]["score"] == 0
+    assert all("ProtocolError" in t["error"] for t in tests.values())
+
+
+def test_objects_that_claim_equality_earn_nothing_more(hostile_class):
+    assert _row(hostile_class, "liar") == (ZERO_SCORE, "ok")
+
+
+def test_delegation_to_the_reference_layers_earns_nothing(hostile_class):
+    assert _row(hostile_class, "delegator") == (0, "ok")
+    tests = _tests(hostile_class, "delegator")
+    assert "not from your notebook" in tests["test_affine_forward"]["error"]
+    # affine_relu is the student's own, but it calls the reference layers inside
+    assert "DelegationError" in tests["test_affine_relu_forward"]["error"]
+
+
+def test_a_wrapper_around_the_reference_earns_nothing_for_what_it_wraps(hostile_class):
+    # relu (10), both sandwich tests (20) and the no-mutation test (10) need relu_forward
+    assert _row(hostile_class, "wrapper") == (60, "ok")
+    tests = _tests(hostile_class, "wrapper")
+    assert "i2dl.layers" in tests["test_relu"]["error"]
+
+
+def test_hidden_tests_never_reach_the_students_kernel(hostile_class):
+    assert _row(hostile_class, "historian") == (100, "ok")
+    assert "hidden tests in history: False" in _outputs(hostile_class["out"], "historian")
