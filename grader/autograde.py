@@ -17,7 +17,6 @@ from __future__ import annotations
 import shutil
 import time
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 
 import nbformat
@@ -32,7 +31,7 @@ from grader.course import (
     quiet_nbgrader,
 )
 from grader.execute import OUTCOMES
-from grader.feedback import FeedbackWriter
+from grader.feedback import write_feedback
 from grader.integrity import clean_submission, describe_test_cell_changes
 from grader.release import generate_release
 from grader.results import NotebookResult, TestResult
@@ -113,10 +112,6 @@ class ClassGrader:
         isolation = describe()
         self.warnings: list[str] = [isolation] if isolation.startswith("WARNING") else []
         self.isolation = isolation
-
-    @cached_property
-    def feedback(self) -> FeedbackWriter:
-        return FeedbackWriter(self.config, self.log_file)
 
     def prepare(self) -> dict[str, dict[str, float]]:
         """Release every exercise into the run's gradebook; return notebook -> max score."""
@@ -221,12 +216,19 @@ class ClassGrader:
                 result = self.grade_notebook(student, exercise, notebook, submitted_dir)
                 result.cell_changes = changes
                 results.append(result)
-            if any(r.status == "ok" for r in results if r.exercise == exercise):
-                try:
-                    self.feedback.write(student, exercise)
-                except Exception as exc:  # feedback is a courtesy; never lose the grade over it
-                    self.warnings.append(f"feedback for {student}/{exercise} failed: {exc}")
+                self._write_feedback(result)
         return results
+
+    def _write_feedback(self, result: NotebookResult) -> None:
+        ids = (result.student, result.exercise, f"{result.notebook}.ipynb")
+        autograded = self.out.joinpath("autograded", *ids)
+        if not autograded.exists():
+            return
+        target = self.out.joinpath("feedback", *ids).with_suffix(".html")
+        try:
+            write_feedback(nbformat.read(autograded, as_version=4), result, target)
+        except Exception as exc:  # feedback is a courtesy; never lose the grade over it
+            self.warnings.append(f"feedback for {'/'.join(ids)} failed: {exc}")
 
     def grade_submission(
         self, sub: StudentSubmission, max_scores: dict[str, dict[str, float]]

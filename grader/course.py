@@ -7,6 +7,7 @@ feedback, the gradebook) lives in a course working directory outside the reposit
 
 from __future__ import annotations
 
+import ast
 import logging
 import os
 import re
@@ -15,6 +16,8 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import nbgrader.api
+import nbgrader.dbutil
 from nbconvert.preprocessors import ClearMetadataPreprocessor
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import (
@@ -24,6 +27,7 @@ from nbgrader.preprocessors import (
     LimitOutput,
 )
 from sqlalchemy.exc import SAWarning
+from sqlalchemy.orm import scoped_session, sessionmaker
 from traitlets.config import Config
 
 from grader.execute import SandboxedExecute
@@ -45,6 +49,83 @@ if _ENV_BIN not in os.environ.get("PATH", "").split(os.pathsep):
 # nbgrader's gradebook code trips SQLAlchemy's autoflush warnings on every autograde; they are
 # about nbgrader's session handling, not about the grades, and would bury the grade table.
 warnings.filterwarnings("ignore", category=SAWarning, module=r"nbgrader\.")
+
+
+# nbgrader stamps every new gradebook with the alembic head revision, which it finds by running
+# `alembic heads` in a subprocess: about two seconds, for a constant of the installed nbgrader.
+# The head is read from nbgrader's migration scripts instead (the revision no other script
+# names as its parent), and only if that is ambiguous is alembic asked, once per process.
+_ALEMBIC_HEAD: list[str] = []
+_ask_alembic = nbgrader.api.get_alembic_version
+
+
+def _head_from_scripts() -> str | None:
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for script in sorted((Path(nbgrader.dbutil.ALEMBIC_DIR) / "versions").glob("*.py")):
+        for node in ast.parse(script.read_text(encoding="utf-8")).body:
+            if not (isinstance(node, ast.Assign) and len(node.targets) == 1):
+                continue
+            target = node.targets[0]
+            if isinstance(target, ast.Name) and target.id in ("revision", "down_revision"):
+                value = ast.literal_eval(node.value)
+                values = value if isinstance(value, (tuple, list)) else [value]
+                (revisions if target.id == "revision" else parents).update(
+                    v for v in values if isinstance(v, str)
+                )
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def alembic_head() -> str:
+    if not _ALEMBIC_HEAD:
+        _ALEMBIC_HEAD.append(_head_from_scripts() or _ask_alembic())
+    return _ALEMBIC_HEAD[0]
+
+
+def use_alembic_head(head: str) -> None:
+    _ALEMBIC_HEAD[:] = [head]
+
+
+nbgrader.api.get_alembic_version = alembic_head
+
+
+# nbgrader opens a new Gradebook, with a new SQLAlchemy engine that inspects and creates the
+# schema, a dozen times per graded notebook: about 10 ms each. Engines are kept per process and
+# database file instead (a file removed and created again gets a new engine); the first opening
+# of a database still goes through nbgrader's own code.
+_ENGINES: dict[tuple[int, str], tuple[object, tuple[int, int] | None]] = {}
+_nbgrader_gradebook_init = nbgrader.api.Gradebook.__init__
+
+
+def _file_identity(db_url: str) -> tuple[int, int] | None:
+    if not db_url.startswith("sqlite:///"):
+        return None
+    try:
+        info = os.stat(db_url[len("sqlite:///") :])
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
+def _gradebook_init(self, db_url, course_id="default_course", authenticator=None):
+    key = (os.getpid(), db_url)
+    kept = _ENGINES.get(key)
+    identity = _file_identity(db_url)
+    if kept is None or identity is None or kept[1] != identity:
+        if kept is not None:
+            kept[0].dispose()
+        _nbgrader_gradebook_init(self, db_url, course_id, authenticator)
+        _ENGINES[key] = (self.engine, _file_identity(db_url))
+        return
+    self.engine = kept[0]
+    self.db = scoped_session(sessionmaker(autoflush=True, bind=self.engine, future=True))
+    self.check_course(course_id=course_id)
+    self.course_id = course_id
+    self.authenticator = authenticator
+
+
+nbgrader.api.Gradebook.__init__ = _gradebook_init
 
 
 class GraderError(Exception):

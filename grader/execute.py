@@ -17,63 +17,29 @@ to the cell, which is what scores it zero.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import subprocess
-import tempfile
 import time
 from pathlib import Path
 from queue import Empty
 
-from jupyter_client.manager import AsyncKernelManager
-from jupyter_core.utils import run_sync
+from jupyter_core.utils import ensure_async, run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbclient.util import run_hook
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Float, Integer
 
 from grader.hidden import split_regions
 from grader.integrity import is_test_cell
+from grader.kernels import POOL, KernelSettings
 from grader.remote import Channel, RemoteDied, RemoteOutOfMemory, RemoteTimeout, run_hidden
-from grader.sandbox import Limits, prepare_private_dir, wrap_kernel_command
+from grader.sandbox import Limits
 
 MEMORY_ERRORS = ("MemoryError", "_ArrayMemoryError")
 
 # Outcomes of the notebooks executed in this process: (student, exercise, notebook) -> outcome.
 OUTCOMES: dict[tuple[str, str, str], dict[str, str]] = {}
-
-
-class SandboxedKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernels start inside the sandbox, talking over unix sockets."""
-
-    def configure_sandbox(
-        self,
-        workdir: Path,
-        scratch: Path,
-        runtime: Path,
-        limits: Limits,
-        exchange: tuple[Path, Path],
-    ):
-        self.sandbox = (workdir, scratch, runtime, limits, exchange)
-        self.transport = "ipc"
-        self.ip = str(runtime / "kernel")
-        self.connection_file = str(runtime / "connection.json")
-
-    async def start_kernel(self, **kw):
-        # The kernel's own chatter (connection banner, warnings) is not the grader's output.
-        kw.setdefault("stdout", subprocess.DEVNULL)
-        kw.setdefault("stderr", subprocess.DEVNULL)
-        return await super().start_kernel(**kw)
-
-    def format_kernel_cmd(self, extra_arguments=None):
-        cmd = super().format_kernel_cmd(extra_arguments)
-        workdir, scratch, runtime, limits, exchange = self.sandbox
-        return wrap_kernel_command(cmd, workdir, scratch, runtime, limits, exchange)
-
-    def write_connection_file(self, **kwargs):
-        super().write_connection_file(**kwargs)
-        prepare_private_dir(Path(self.connection_file).parent)
 
 
 def _hidden_failure(error: BaseException) -> NotebookNode:
@@ -103,36 +69,69 @@ class SandboxedExecute(Execute):
     )
 
     def create_kernel_manager(self):
-        self.kernel_manager_class = SandboxedKernelManager
-        km = super().create_kernel_manager()
-        workdir = Path(self.resources.get("metadata", {}).get("path") or os.getcwd()).resolve()
-        self._scratch_root = Path(tempfile.mkdtemp(prefix="i2dl-kernel-"))
-        os.chmod(self._scratch_root, 0o755)
-        scratch = self._scratch_root / "work"
-        shutil.copytree(workdir, scratch, ignore=shutil.ignore_patterns("*.ipynb"))
-        runtime = self._scratch_root / "run"
-        prepare_private_dir(scratch)
-        prepare_private_dir(runtime)
-        # Hidden-test calls: requests in a folder the kernel may only read, answers in one it
-        # may write (both outside the runtime folder, whose entries the kernel could replace).
-        inbox, outbox = self._scratch_root / "rpc-in", self._scratch_root / "rpc-out"
-        inbox.mkdir(mode=0o755)
-        prepare_private_dir(outbox)
-        self._exchange = (inbox, outbox)
-        self._channel = None
+        # A kernel started while the previous notebook ran (see grader.kernels).
+        kernel_name = self.kernel_name or self.nb.metadata.get("kernelspec", {}).get("name")
         limits = Limits(memory_bytes=self.memory_bytes, cpu_seconds=int(self.notebook_timeout) + 30)
-        km.configure_sandbox(workdir, scratch, runtime, limits, self._exchange)
-        return km
+        arguments = (*self.extra_arguments, f"--HistoryManager.hist_file={self.ipython_hist_file}")
+        self._kernel = POOL.take(KernelSettings(kernel_name or "python3", limits, arguments))
+        self._channel = None
+        self.km = self._kernel.km
+        return self.km
 
     def _kernel_alive(self) -> bool:
-        process = getattr(getattr(self.km, "provisioner", None), "process", None)
-        return process is not None and process.poll() is None
+        return self._kernel.alive()
+
+    async def async_start_new_kernel_client(self):
+        """Connect to the (usually already running) kernel and wait until it answers.
+
+        nbclient's version waits up to 0.2 s for a first IOPub message after each kernel_info
+        reply, and a subscription made a moment earlier usually misses that message. Here the
+        kernel is asked again at growing intervals until an IOPub message arrives.
+        """
+        self.kc = self.km.client()
+        await ensure_async(self.kc.start_channels())
+        deadline = time.monotonic() + self.startup_timeout
+        wait = 0.01
+        while True:
+            self.kc.kernel_info()
+            try:
+                await ensure_async(self.kc.iopub_channel.get_msg(timeout=wait))
+                break
+            except Empty:
+                pass
+            if not self._kernel.alive():
+                raise DeadKernelError("the kernel died while starting")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the kernel did not start in {self.startup_timeout} s")
+            wait = min(2 * wait, 0.5)
+        self.kc.allow_stdin = False
+        await run_hook(self.on_notebook_start, notebook=self.nb)
+        return self.kc
+
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)
+
+    def _cleanup_kernel(self) -> None:
+        if self.kc is not None:
+            self.kc.stop_channels()
+            self.kc = None
+        self._kernel.discard()
+
+    def _copy_in_files(self) -> None:
+        """Files handed in next to the notebook, copied into the kernel's working folder."""
+        folder = Path(self.resources.get("metadata", {}).get("path") or os.getcwd())
+        files = self._kernel.stage_files(folder)
+        if files:
+            reply = run_sync(self.kc.execute_interactive)(
+                self._kernel.copy_in_code(files), silent=True, store_history=False, timeout=60
+            )
+            if reply["content"]["status"] != "ok":
+                raise DeadKernelError("the files handed in could not be copied into the sandbox")
 
     def _hidden_channel(self) -> Channel:
         if self._channel is None:
-            inbox, outbox = self._exchange
             info = self.km.get_connection_info(session=False)
-            self._channel = Channel(info, inbox, outbox, self._kernel_alive)
+            kernel = self._kernel
+            self._channel = Channel(info, kernel.inbox, kernel.outbox, self._kernel_alive)
         return self._channel
 
     def _drain_iopub(self) -> None:
@@ -243,6 +242,7 @@ class SandboxedExecute(Execute):
             self._check_assign_resources(resources)
             with self.setup_kernel():
                 self.wait_for_reply(self.kc.kernel_info())
+                self._copy_in_files()
                 outcome, stopped_at = self._run_cells(cell_timeout)
         except DeadKernelError:
             status, reason = self._kernel_exit_reason()
@@ -252,7 +252,8 @@ class SandboxedExecute(Execute):
             if getattr(self, "_channel", None) is not None:
                 self._channel.close()
                 self._channel = None
-            shutil.rmtree(getattr(self, "_scratch_root", ""), ignore_errors=True)
+            if getattr(self, "_kernel", None) is not None:
+                self._kernel.discard()
         if stopped_at is not None:
             for cell in self.nb.cells[stopped_at:]:
                 if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade"):

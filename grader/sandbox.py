@@ -1,9 +1,10 @@
 """The sandbox a student's kernel runs in.
 
 With bubblewrap (``bwrap``) the kernel sees a read-only system (``/usr``, ``/etc``, the Python
-installation, the virtual environment and the ``i2dl``/``grader`` sources), an empty ``/tmp``, its
-own scratch working copy (the only writable place) and the runtime folder holding its connection
-file and unix sockets. It has no network, its own PID namespace, and runs as an unprivileged user
+installation, the virtual environment and the ``i2dl``/``grader`` sources), an empty ``/tmp`` and
+its own empty working folder (both size-limited tmpfs, the only places it can write), the
+runtime folder holding its connection file and unix sockets, and the folders through which
+hidden tests call it. It has no network, its own PID namespace, and runs as an unprivileged user
 so that the process limit holds. ``prlimit`` bounds address space, CPU time, processes, file size
 and open files. Nothing else of the machine is visible: not ``solutions/``, not the gradebook, not
 the course folder, not other submissions.
@@ -13,13 +14,19 @@ Without bubblewrap only the resource limits apply; the grader says so loudly.
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-NOBODY = 65534  # conventional uid/gid of "nobody"
+# Each kernel runs as a user of its own, taken from this range: RLIMIT_NPROC counts every
+# process and thread of a user, machine-wide, so kernels sharing one user (all as "nobody")
+# would share one budget, and a few running side by side would stop each other from starting
+# threads.
+KERNEL_UIDS = range(200_000, 1_200_000)
+_uids = itertools.count()
 GIB = 1024**3
 
 
@@ -42,6 +49,12 @@ def bwrap_path() -> str | None:
     if "I2DL_BWRAP" in os.environ:
         return os.environ["I2DL_BWRAP"] or None
     return shutil.which("bwrap")
+
+
+def kernel_uid() -> int:
+    """A user id for the next kernel, distinct from the other kernels running now."""
+    slot = (os.getpid() * 1024 + next(_uids)) % len(KERNEL_UIDS)
+    return KERNEL_UIDS[slot]
 
 
 def can_drop_privileges() -> bool:
@@ -91,17 +104,19 @@ def prlimit_args(limits: Limits) -> list[str]:
 def wrap_kernel_command(
     cmd: list[str],
     workdir: Path,
-    scratch: Path,
     runtime: Path,
     limits: Limits,
+    staging: Path | None = None,
     exchange: tuple[Path, Path] | None = None,
+    uid: int = KERNEL_UIDS[0],
 ) -> list[str]:
     """The command that starts ``cmd`` (a kernel) inside the sandbox.
 
-    ``workdir`` is the path the kernel believes it runs in: a fresh tmpfs holding, read-only,
-    the files of ``scratch`` (a throw-away copy of the exercise folder); ``runtime`` holds the
-    connection file and sockets; ``exchange`` is the (inbox, outbox) of hidden-test calls, the
-    inbox read-only inside the sandbox and the outbox writable.
+    ``workdir`` is the path the kernel runs in: a fresh, size-limited tmpfs, so a submission
+    can write there (and in ``/tmp``) but never more than ``limits.scratch_bytes``. ``runtime``
+    holds the connection file and sockets; ``staging`` (read-only inside) the files handed in
+    next to the notebook; ``exchange`` is the (inbox, outbox) of hidden-test calls, the inbox
+    read-only inside the sandbox and the outbox writable.
     """
     limited = prlimit_args(limits) if shutil.which("prlimit") else []
     bwrap = bwrap_path()
@@ -120,19 +135,13 @@ def wrap_kernel_command(
     for root in _python_roots() + _package_roots():
         args += _parents_with_perms(root) + ["--ro-bind", str(root), str(root)]
     args += _parents_with_perms(runtime) + ["--bind", str(runtime), str(runtime)]
+    for folder in [staging] if staging is not None else []:
+        args += _parents_with_perms(folder) + ["--ro-bind", str(folder), str(folder)]
     if exchange is not None:
         inbox, outbox = exchange
         args += _parents_with_perms(inbox) + ["--ro-bind", str(inbox), str(inbox)]
         args += _parents_with_perms(outbox) + ["--bind", str(outbox), str(outbox)]
-    # The working folder is a size-limited tmpfs; the exercise's own files appear in it
-    # read-only, so a submission can add files but not alter or enlarge the originals.
     args += _parents_with_perms(workdir) + [*size, "--tmpfs", str(workdir)]
-    for item in sorted(scratch.rglob("*")):
-        target = workdir / item.relative_to(scratch)
-        if item.is_dir():
-            args += ["--perms", "0755", "--dir", str(target)]
-        else:
-            args += ["--ro-bind", str(item), str(target)]
     args += [
         "--unshare-pid",
         "--unshare-net",
@@ -175,8 +184,8 @@ def wrap_kernel_command(
             "CAP_SETGID",
             "--",
             "setpriv",
-            f"--reuid={NOBODY}",
-            f"--regid={NOBODY}",
+            f"--reuid={uid}",
+            f"--regid={uid}",
             "--clear-groups",
             "--",
         ]
@@ -185,12 +194,12 @@ def wrap_kernel_command(
     return limited + args + cmd
 
 
-def prepare_private_dir(path: Path) -> None:
+def prepare_private_dir(path: Path, uid: int) -> None:
     """Make ``path`` (and everything in it) usable by the kernel's unprivileged user."""
     path.mkdir(parents=True, exist_ok=True)
     if bwrap_path() is not None and can_drop_privileges():
         for item in [path, *path.rglob("*")]:
-            os.chown(item, NOBODY, NOBODY)
+            os.chown(item, uid, uid)
 
 
 def describe() -> str:
@@ -201,5 +210,5 @@ def describe() -> str:
             "(they can read files and use the network); only resource limits apply. "
             "Install it with `apt-get install -y bubblewrap`."
         )
-    user = "as nobody" if can_drop_privileges() else "as the current user"
+    user = "as an unprivileged user" if can_drop_privileges() else "as the current user"
     return f"sandbox: bubblewrap, no network, read-only system, {user}, prlimit limits"

@@ -24,7 +24,7 @@ from pathlib import Path
 from nbgrader.api import Gradebook, MissingEntry
 
 from grader.autograde import ClassGrader, GradingOptions
-from grader.course import COURSE_ID, GraderError, Repository
+from grader.course import COURSE_ID, GraderError, Repository, alembic_head, use_alembic_head
 from grader.results import NotebookResult, TestResult, write_grades_csv, write_report
 from grader.submissions import StudentSubmission, discover
 
@@ -86,8 +86,16 @@ def _append_journal(out: Path, student: str, digest: str, results: list[Notebook
         os.fsync(fh.fileno())
 
 
-def _init_worker(repo_root: str, out: str, exercises: list[str], options: GradingOptions) -> None:
+def _init_worker(
+    repo_root: str,
+    out: str,
+    exercises: list[str],
+    options: GradingOptions,
+    alembic: str | None = None,
+) -> None:
     global _WORKER, _WORKER_MAX_SCORES
+    if alembic:
+        use_alembic_head(alembic)
     root = Path(out) / ".workers" / str(os.getpid())
     if root.exists():
         shutil.rmtree(root)
@@ -194,6 +202,7 @@ def run_class(
         str(out),
         grader.exercises,
         replace(options, progress=False),
+        alembic_head(),
     )
     try:
         if workers == 1:

@@ -1,0 +1,196 @@
+"""Sandboxed kernels, started one notebook ahead.
+
+Starting a kernel (a sandbox, a Python interpreter, ipykernel, numpy) takes most of a second,
+nearly all of it waiting. Each grading process therefore keeps one spare kernel booting while it
+grades the current notebook: :meth:`KernelPool.take` hands out the spare (or starts one) and
+immediately starts the next. A kernel is used for exactly one notebook and then killed, so
+nothing of one student's run reaches another's.
+
+A kernel does not know whose notebook it will run when it starts. Its working folder is a fresh,
+size-limited tmpfs (``/home/student`` inside the sandbox); files handed in next to the notebook
+are copied into it from a read-only staging folder by the grader's own code before the first
+cell of the student runs (:meth:`Kernel.copy_in_code`).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import run_sync
+
+from grader.sandbox import (
+    Limits,
+    kernel_uid,
+    prepare_private_dir,
+    sandbox_available,
+    wrap_kernel_command,
+)
+
+# The working folder inside the sandbox (the kernel's cwd and HOME).
+SANDBOX_WORKDIR = Path("/home/student")
+# Never copied into a kernel's working folder: notebooks (graded from nbgrader's copy) and
+# editor or grader debris.
+NOT_COPIED = ("*.ipynb", ".ipynb_checkpoints", "__pycache__", "feedback")
+
+
+@dataclass(frozen=True)
+class KernelSettings:
+    """What a kernel is started with; a spare is only used for the same settings."""
+
+    kernel_name: str
+    limits: Limits
+    extra_arguments: tuple[str, ...] = ()
+
+
+class SandboxedKernelManager(AsyncKernelManager):
+    """A kernel manager whose kernels start inside the sandbox, talking over unix sockets."""
+
+    def configure_sandbox(
+        self,
+        workdir: Path,
+        runtime: Path,
+        limits: Limits,
+        binds: tuple[Path, Path, Path],
+        uid: int,
+    ) -> None:
+        self.sandbox = (workdir, runtime, limits, binds, uid)
+        self.transport = "ipc"
+        self.ip = str(runtime / "kernel")
+        self.connection_file = str(runtime / "connection.json")
+
+    async def start_kernel(self, **kw):
+        # The kernel's own chatter (connection banner, warnings) is not the grader's output.
+        kw.setdefault("stdout", subprocess.DEVNULL)
+        kw.setdefault("stderr", subprocess.DEVNULL)
+        return await super().start_kernel(**kw)
+
+    def format_kernel_cmd(self, extra_arguments=None):
+        cmd = super().format_kernel_cmd(extra_arguments)
+        workdir, runtime, limits, (staging, inbox, outbox), uid = self.sandbox
+        return wrap_kernel_command(cmd, workdir, runtime, limits, staging, (inbox, outbox), uid)
+
+    def write_connection_file(self, **kwargs):
+        super().write_connection_file(**kwargs)
+        prepare_private_dir(Path(self.connection_file).parent, self.sandbox[-1])
+
+
+class Kernel:
+    """One started kernel, its folders, and how to get rid of both."""
+
+    def __init__(self, settings: KernelSettings) -> None:
+        self.settings = settings
+        self.uid = kernel_uid()
+        self.root = Path(tempfile.mkdtemp(prefix="i2dl-kernel-"))
+        os.chmod(self.root, 0o755)
+        # Read-only inside the sandbox: files handed in, and requests of hidden-test calls.
+        self.staging = self.root / "files"
+        self.inbox = self.root / "rpc-in"
+        for folder in (self.staging, self.inbox):
+            folder.mkdir(mode=0o755)
+        # Writable inside: the connection file and sockets, and answers to hidden-test calls
+        # (kept apart: the kernel could replace entries of a folder it may write).
+        self.runtime = self.root / "run"
+        self.outbox = self.root / "rpc-out"
+        prepare_private_dir(self.runtime, self.uid)
+        prepare_private_dir(self.outbox, self.uid)
+        if sandbox_available():
+            self.workdir = SANDBOX_WORKDIR
+            cwd = None
+        else:
+            self.workdir = self.root / "work"
+            prepare_private_dir(self.workdir, self.uid)
+            cwd = str(self.workdir)
+        self.km = SandboxedKernelManager(kernel_name=settings.kernel_name)
+        self.km.configure_sandbox(
+            self.workdir,
+            self.runtime,
+            settings.limits,
+            (self.staging, self.inbox, self.outbox),
+            self.uid,
+        )
+        try:
+            run_sync(self.km.start_kernel)(extra_arguments=list(settings.extra_arguments), cwd=cwd)
+        except BaseException:
+            self.discard()
+            raise
+
+    def alive(self) -> bool:
+        process = getattr(getattr(self.km, "provisioner", None), "process", None)
+        return process is not None and process.poll() is None
+
+    def stage_files(self, folder: Path) -> list[str]:
+        """Copy what was handed in next to the notebook into the staging folder."""
+        if not folder.is_dir():
+            return []
+        target = self.staging / "copy"
+        shutil.copytree(folder, target, ignore=shutil.ignore_patterns(*NOT_COPIED), symlinks=False)
+        files = []
+        for item in sorted(target.rglob("*")):
+            os.chmod(item, 0o755 if item.is_dir() else 0o644)
+            if item.is_file():
+                files.append(item.relative_to(target).as_posix())
+        return files
+
+    def copy_in_code(self, files: list[str]) -> str:
+        """Code that copies the staged files into the kernel's working folder (run first)."""
+        source = str(self.staging / "copy")
+        return (
+            "import os as _os, shutil as _shutil\n"
+            f"for _name in {files!r}:\n"
+            "    _os.makedirs(_os.path.dirname(_name) or '.', exist_ok=True)\n"
+            f"    _shutil.copyfile(_os.path.join({source!r}, _name), _name)\n"
+            "del _os, _shutil, _name\n"
+        )
+
+    def discard(self) -> None:
+        """Kill the kernel (if it still runs) and remove its folders.
+
+        jupyter_client's own shutdown waits for a killed kernel in steps of 0.1 s; a kernel
+        killed with SIGKILL (bubblewrap takes its sandbox down with it) is gone at once.
+        """
+        process = getattr(getattr(self.km, "provisioner", None), "process", None)
+        if process is not None:
+            with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+                if process.poll() is None:
+                    process.kill()
+                process.wait(timeout=10)
+        with contextlib.suppress(Exception):
+            run_sync(self.km.cleanup_resources)()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+class KernelPool:
+    """At most one spare kernel per process, booting while the current notebook runs."""
+
+    def __init__(self) -> None:
+        self.spare: Kernel | None = None
+
+    def take(self, settings: KernelSettings) -> Kernel:
+        kernel, self.spare = self.spare, None
+        if kernel is not None and (kernel.settings != settings or not kernel.alive()):
+            kernel.discard()
+            kernel = None
+        if kernel is None:
+            kernel = Kernel(settings)
+        try:
+            self.spare = Kernel(settings)
+        except Exception:  # no spare this time; the next take starts one itself
+            self.spare = None
+        return kernel
+
+    def close(self) -> None:
+        if self.spare is not None:
+            self.spare.discard()
+            self.spare = None
+
+
+POOL = KernelPool()
+atexit.register(POOL.close)
