@@ -16,8 +16,11 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import jsonschema
 import nbgrader.api
 import nbgrader.dbutil
+import nbgrader.nbgraderformat.common
+import sqlalchemy
 from nbconvert.preprocessors import ClearMetadataPreprocessor
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import (
@@ -108,6 +111,19 @@ def _file_identity(db_url: str) -> tuple[int, int] | None:
     return info.st_dev, info.st_ino
 
 
+# Gradebooks a worker keeps only until the main process has recorded its results: they need
+# no fsync on every commit.
+_SCRATCH_DATABASES: set[str] = set()
+
+
+def mark_scratch_gradebook(db_url: str) -> None:
+    _SCRATCH_DATABASES.add(db_url)
+
+
+def _no_fsync(connection, _record) -> None:
+    connection.execute("PRAGMA synchronous=OFF")
+
+
 def _gradebook_init(self, db_url, course_id="default_course", authenticator=None):
     key = (os.getpid(), db_url)
     kept = _ENGINES.get(key)
@@ -116,6 +132,11 @@ def _gradebook_init(self, db_url, course_id="default_course", authenticator=None
         if kept is not None:
             kept[0].dispose()
         _nbgrader_gradebook_init(self, db_url, course_id, authenticator)
+        if db_url in _SCRATCH_DATABASES:
+            sqlalchemy.event.listen(self.engine, "connect", _no_fsync)
+            self.close()
+            self.engine.dispose()  # connections made from now on skip fsync
+            self.db = scoped_session(sessionmaker(autoflush=True, bind=self.engine, future=True))
         _ENGINES[key] = (self.engine, _file_identity(db_url))
         return
     self.engine = kept[0]
@@ -126,6 +147,30 @@ def _gradebook_init(self, db_url, course_id="default_course", authenticator=None
 
 
 nbgrader.api.Gradebook.__init__ = _gradebook_init
+
+
+class _KeptValidators:
+    """``jsonschema.validate`` with the validator built once per schema.
+
+    nbgrader checks every cell's metadata with ``jsonschema.validate``, which checks the
+    schema itself and builds a validator on each call (about 60 ms per graded notebook).
+    """
+
+    def __init__(self) -> None:
+        self._kept: dict[int, tuple[dict, jsonschema.protocols.Validator]] = {}
+
+    def validate(self, instance, schema) -> None:
+        kept = self._kept.get(id(schema))
+        if kept is None or kept[0] is not schema:
+            cls = jsonschema.validators.validator_for(schema)
+            cls.check_schema(schema)
+            kept = self._kept[id(schema)] = (schema, cls(schema))
+        error = jsonschema.exceptions.best_match(kept[1].iter_errors(instance))
+        if error is not None:
+            raise error
+
+
+nbgrader.nbgraderformat.common.jsonschema = _KeptValidators()
 
 
 class GraderError(Exception):

@@ -24,7 +24,14 @@ from pathlib import Path
 from nbgrader.api import Gradebook, MissingEntry
 
 from grader.autograde import ClassGrader, GradingOptions
-from grader.course import COURSE_ID, GraderError, Repository, alembic_head, use_alembic_head
+from grader.course import (
+    COURSE_ID,
+    GraderError,
+    Repository,
+    alembic_head,
+    mark_scratch_gradebook,
+    use_alembic_head,
+)
 from grader.results import NotebookResult, TestResult, write_grades_csv, write_report
 from grader.submissions import StudentSubmission, discover
 
@@ -99,6 +106,7 @@ def _init_worker(
     root = Path(out) / ".workers" / str(os.getpid())
     if root.exists():
         shutil.rmtree(root)
+    mark_scratch_gradebook(f"sqlite:///{root.resolve() / 'gradebook.db'}")
     _WORKER = ClassGrader(Repository(Path(repo_root)), root, exercises, options)
     _WORKER.log_file = Path(out) / "logs" / f"worker-{os.getpid()}.log"
     _WORKER_MAX_SCORES = _WORKER.prepare()
@@ -125,24 +133,22 @@ def _move_student_files(worker_root: Path, out: Path, student: str) -> None:
 def record_in_gradebook(db_url: str, results: list[NotebookResult]) -> None:
     """Write one hand-in's scores into the class gradebook (replacing earlier ones)."""
     with Gradebook(db_url, COURSE_ID) as gb:
+        student = results[0].student
+        gb.update_or_create_student(student)
         for exercise in sorted({r.exercise for r in results}):
-            student = results[0].student
-            gb.update_or_create_student(student)
             try:
                 gb.remove_submission(exercise, student)
             except MissingEntry:
                 pass
-            gb.add_submission(exercise, student)
+            submission = gb.add_submission(exercise, student)
+            notebooks = {nb.name: nb for nb in submission.notebooks}
             for r in (r for r in results if r.exercise == exercise):
-                for test in r.tests:
-                    grade = gb.find_grade(test.grade_id, r.notebook, exercise, student)
-                    grade.auto_score = test.score
+                scores = {test.grade_id: test.score for test in r.tests}
+                notebook = notebooks.get(r.notebook)
+                for grade in notebook.grades if notebook is not None else []:
+                    grade.auto_score = scores.get(grade.name, 0.0)
                     grade.needs_manual_grade = False
-                for grade in gb.find_submission_notebook(r.notebook, exercise, student).grades:
-                    if grade.auto_score is None:
-                        grade.auto_score = 0.0
-                        grade.needs_manual_grade = False
-            gb.db.commit()
+        gb.db.commit()
 
 
 def run_class(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import nbformat
 from nbconvert.preprocessors import Preprocessor
 from nbgrader import utils
+from nbgrader.api import Gradebook
 from nbgrader.preprocessors import SaveAutoGrades
 from traitlets import Integer
 
@@ -29,7 +30,31 @@ def outcome_score(cell) -> float | None:
 
 
 class SaveOutcomeGrades(SaveAutoGrades):
-    """nbgrader's SaveAutoGrades with :func:`outcome_score` as the grading rule."""
+    """nbgrader's SaveAutoGrades with :func:`outcome_score` as the grading rule.
+
+    The scores of a notebook are committed together, once, instead of cell by cell.
+    """
+
+    def preprocess(self, nb, resources):
+        ids = resources["nbgrader"]
+        self.notebook_id, self.assignment_id = ids["notebook"], ids["assignment"]
+        self.student_id, self.db_url = ids["student"], ids["db_url"]
+        self.gradebook = Gradebook(self.db_url)
+        with self.gradebook:
+            for index, cell in enumerate(nb.cells):
+                nb.cells[index], resources = self.preprocess_cell(cell, resources, index)
+            self.gradebook.db.commit()
+        return nb, resources
+
+    def _add_comment(self, cell, resources) -> None:
+        comment = self.gradebook.find_comment(
+            cell.metadata["nbgrader"]["grade_id"],
+            self.notebook_id,
+            self.assignment_id,
+            self.student_id,
+        )
+        unchanged = cell.metadata.nbgrader.get("checksum", None) == utils.compute_checksum(cell)
+        comment.auto_comment = "No response." if unchanged and not utils.is_task(cell) else None
 
     def _add_score(self, cell, resources) -> None:
         grade = self.gradebook.find_grade(
@@ -40,7 +65,6 @@ class SaveOutcomeGrades(SaveAutoGrades):
         )
         grade.auto_score = outcome_score(cell)
         grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
-        self.gradebook.db.commit()
 
 
 class CapOutputBytes(Preprocessor):
