@@ -33,6 +33,7 @@ from grader.course import (
 from grader.execute import OUTCOMES
 from grader.feedback import write_feedback
 from grader.integrity import clean_submission, describe_test_cell_changes
+from grader.kernels import NOT_COPIED, copy_extra_files
 from grader.release import generate_release
 from grader.results import NotebookResult, TestResult
 from grader.sandbox import Limits, describe
@@ -212,6 +213,10 @@ class ClassGrader:
                 submitted_dir.mkdir(parents=True, exist_ok=True)
                 nbformat.write(clean_submission(released, handed_in), submitted_dir / path.name)
                 to_grade.append((notebook, changes))
+            if to_grade and folder is not None:
+                # data files and helper modules handed in next to the notebooks
+                for what in copy_extra_files(folder, submitted_dir, NOT_COPIED):
+                    self.warnings.append(f"{student}/{exercise}: left out {what}")
             for notebook, changes in to_grade:
                 result = self.grade_notebook(student, exercise, notebook, submitted_dir)
                 result.cell_changes = changes

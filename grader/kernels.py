@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import fnmatch
 import os
 import shutil
 import subprocess
@@ -39,6 +40,44 @@ SANDBOX_WORKDIR = Path("/home/student")
 # Never copied into a kernel's working folder: notebooks (graded from nbgrader's copy) and
 # editor or grader debris.
 NOT_COPIED = ("*.ipynb", ".ipynb_checkpoints", "__pycache__", "feedback")
+
+
+# Files handed in next to a notebook reach the student's kernel (data, helper modules); this
+# much of them at most, the rest is left out.
+MAX_EXTRA_BYTES = 128 * 1024**2
+
+
+def copy_extra_files(source: Path, target: Path, skip: tuple[str, ...]) -> list[str]:
+    """Copy the regular files of ``source`` (not matching ``skip``) into ``target``.
+
+    Links, devices and other special files are never followed or copied: a hand-in must not
+    bring a view of the grader's machine into the sandbox. Returns what was left out and why.
+    """
+    left_out: list[str] = []
+    total = 0
+    for folder, dirs, files in os.walk(source, followlinks=False):
+        here = Path(folder)
+        dirs[:] = sorted(d for d in dirs if not _skipped(d, skip) and not (here / d).is_symlink())
+        for name in sorted(files):
+            path = here / name
+            relative = path.relative_to(source)
+            if _skipped(name, skip):
+                continue
+            if path.is_symlink() or not path.is_file():
+                left_out.append(f"{relative} (not a regular file)")
+                continue
+            size = path.stat().st_size
+            if total + size > MAX_EXTRA_BYTES:
+                left_out.append(f"{relative} (more than {MAX_EXTRA_BYTES} bytes of files)")
+                continue
+            total += size
+            (target / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target / relative, follow_symlinks=False)
+    return left_out
+
+
+def _skipped(name: str, patterns: tuple[str, ...]) -> bool:
+    return any(fnmatch.fnmatch(name, pattern) for pattern in patterns)
 
 
 @dataclass(frozen=True)
@@ -131,7 +170,8 @@ class Kernel:
         if not folder.is_dir():
             return []
         target = self.staging / "copy"
-        shutil.copytree(folder, target, ignore=shutil.ignore_patterns(*NOT_COPIED), symlinks=False)
+        target.mkdir()
+        copy_extra_files(folder, target, NOT_COPIED)
         files = []
         for item in sorted(target.rglob("*")):
             os.chmod(item, 0o755 if item.is_dir() else 0o644)

@@ -60,6 +60,15 @@ def _prints_megabytes(source: str) -> str:
     )
 
 
+BUNDLED = (
+    "\nprint('handed in:', open('notes.txt').read())\n"
+    "with open('notes.txt', 'w') as _f:\n"
+    "    _f.write('changed by the student')\n"
+    "from IPython.display import HTML, display\n"
+    "display(HTML('<script>alert(1)</script>'))\n"
+)
+
+
 def _duplicate(nb, i):
     twin = copy.deepcopy(nb.cells[i])
     twin.id = "pasted-copy"  # JupyterLab gives a pasted cell a new id, keeping its metadata
@@ -132,6 +141,9 @@ def graded_class(tmp_path_factory):
     gutted = student_version(REPO, EX, NB, solved=[],
                              rewrite={t: (lambda _source: "pass") for t in test_ids(blank)})
     write_notebook(gutted, subs / "gutted" / path)
+    write_notebook(student_version(REPO, EX, NB, rewrite={"leaky_relu": lambda s: s + BUNDLED}),
+                   subs / "bundler" / path)
+    (subs / "bundler" / EX / "notes.txt").write_text("hello")
     write_invalid_json(subs / "badjson" / path, student_version(REPO, EX, NB))
     (subs / "nothing").mkdir()
     write_notebook(student_version(REPO, EX, NB), root / "zipped" / "zipper" / path)

@@ -133,6 +133,25 @@ def test_feedback_is_written_without_hidden_tests(graded_class, repo):
         assert secret not in html, secret
 
 
+def test_files_handed_in_next_to_the_notebook_are_in_the_working_folder(graded_class):
+    out, grades, _ = graded_class
+    assert (grades["bundler"]["score"], grades["bundler"]["status"]) == ("100", "ok")
+    autograded = (out / "autograded" / "bundler" / EX / f"{NB}.ipynb").read_text()
+    assert "handed in: hello" in autograded
+    # the kernel wrote into its own copy; the hand-in is untouched
+    assert (out / "submitted" / "bundler" / EX / "notes.txt").read_text() == "hello"
+
+
+def test_feedback_shows_scores_and_reasons_but_no_html_from_outputs(graded_class):
+    out, _, _ = graded_class
+    page = (out / "feedback" / "half" / EX / f"{NB}.html").read_text()
+    assert "Score <strong>45 / 100</strong>" in page
+    assert "<td>test_sigmoid</td><td>0 / 10</td><td>NotImplementedError:" in page
+    bundled = (out / "feedback" / "bundler" / EX / f"{NB}.html").read_text()
+    assert "<script>" not in bundled  # HTML from outputs is not put on the page
+    assert "&lt;IPython.core.display.HTML object&gt;" in bundled  # its plain-text form is
+
+
 def test_gradebook_is_written(graded_class):
     out, _, _ = graded_class
     assert (out / "gradebook.db").stat().st_size > 0

@@ -271,12 +271,14 @@ def hostile_class(tmp_path_factory):
         "vandal": _write_paths([str(out / "gradebook.db"), str(other), str(outside_marker),
                                 str(solution)]),
         "caller": _network(port),
+        "linker": _probe_paths(["leak.txt"]),
     }
     for student, code in cases.items():
         nb = student_version(REPO, EX, NB, rewrite={"tanh": _with_prefix(code)})
         write_notebook(nb, subs / student / EX / f"{NB}.ipynb")
     for student, nb in _verdict_attacks().items():
         write_notebook(nb, subs / student / EX / f"{NB}.ipynb")
+    (subs / "linker" / EX / "leak.txt").symlink_to(solution)  # a link handed in with the work
     proc = run_cli(
         "autograde", str(subs), "--out", str(out), "--exercise", EX, "--no-progress",
         "--cell-timeout", "10", "--notebook-timeout", "120", "--memory-limit", "1536",
@@ -364,6 +366,14 @@ def test_submission_has_no_network(hostile_class):
 def test_nothing_outside_the_sandbox_changed(hostile_class):
     # the solution, another student's hand-in and a file next to the class are byte-identical
     assert hostile_class["unchanged"]
+
+
+def test_links_handed_in_are_not_followed(hostile_class):
+    assert _row(hostile_class, "linker") == (100, "ok")
+    assert "blocked leak.txt" in _outputs(hostile_class["out"], "linker")
+    assert "linker/ex03_layers: left out leak.txt (not a regular file)" in (
+        hostile_class["report"]["warnings"]
+    )
 
 
 def test_report_names_the_isolation(hostile_class):
