@@ -22,6 +22,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
+from tqdm import tqdm
 
 from grader.autograde import ClassGrader, GradingOptions
 from grader.course import (
@@ -151,6 +152,37 @@ def record_in_gradebook(db_url: str, results: list[NotebookResult]) -> None:
         gb.db.commit()
 
 
+class Progress:
+    """A progress bar on a terminal; one line per graded hand-in otherwise (logs, CI).
+
+    On a terminal, hand-ins that did not end ``ok`` are also printed above the bar.
+    """
+
+    def __init__(self, total: int, done: int, enabled: bool) -> None:
+        self.total, self.done, self.enabled = total, done, enabled
+        self.bar = None
+        if enabled and sys.stderr.isatty():
+            self.bar = tqdm(total=total, initial=done, unit="hand-in", file=sys.stderr)
+
+    def update(self, student: str, graded: list[NotebookResult]) -> None:
+        self.done += 1
+        if not self.enabled:
+            return
+        scores = ", ".join(f"{r.notebook} {r.score:g}/{r.max_score:g} {r.status}" for r in graded)
+        line = f"[{self.done}/{self.total}] {student}: {scores}"
+        if self.bar is None:
+            print(line, file=sys.stderr, flush=True)
+            return
+        if any(r.status != "ok" for r in graded):
+            self.bar.write(line, file=sys.stderr)
+        self.bar.set_postfix_str(student, refresh=False)
+        self.bar.update()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 def run_class(
     grader: ClassGrader, students: list[StudentSubmission], force: bool = False
 ) -> list[NotebookResult]:
@@ -192,16 +224,9 @@ def run_class(
         _append_journal(out, sub.student, digest, graded)
         results[sub.student] = graded
         grader.warnings.extend(warnings)
-        if options.progress:
-            scores = ", ".join(
-                f"{r.notebook} {r.score:g}/{r.max_score:g} {r.status}" for r in graded
-            )
-            print(
-                f"[{len(results)}/{len(students)}] {sub.student}: {scores}",
-                file=sys.stderr,
-                flush=True,
-            )
+        progress.update(sub.student, graded)
 
+    progress = Progress(len(students), len(results), options.progress)
     workers = max(1, min(options.workers, len(todo)))
     init_args = (
         str(grader.repo.root),
@@ -224,6 +249,7 @@ def run_class(
                     sub, digest = futures[future]
                     finish(sub, digest, *future.result())
     finally:
+        progress.close()
         shutil.rmtree(out / ".workers", ignore_errors=True)
     ordered = [r for student in sorted(results) for r in results[student]]
     write_grades_csv(ordered, out / "grades.csv")

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
+import sys
 
 import pytest
 from nbgrader.api import Gradebook
 
 from grader.course import COURSE_ID
+from grader.results import NotebookResult
 from grader.sample import student_version, write_notebook
+from grader.scheduler import Progress
 from tests.grader.conftest import EX, NB, REPO, read_grades, run_cli
 
 pytestmark = pytest.mark.grader
@@ -99,3 +103,31 @@ def test_an_interrupted_run_resumes_without_losing_or_duplicating(small_class, t
     assert (out / "grades.csv").read_text() == expected
     complete = [line for line in _journal(out) if line.endswith("}")]
     assert sorted(json.loads(line)["student"] for line in complete) == ["blank", "full", "half"]
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def _result(student: str, status: str) -> NotebookResult:
+    return NotebookResult(student, "ex", "nb", 0.0, 10.0, status)
+
+
+def test_progress_is_a_bar_on_a_terminal_and_lines_in_a_log(monkeypatch):
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    progress = Progress(total=3, done=1, enabled=True)
+    progress.update("ada", [_result("ada", "ok")])
+    progress.update("bob", [_result("bob", "timeout")])
+    progress.close()
+    shown = terminal.getvalue()
+    assert "3/3" in shown and "hand-in" in shown
+    assert "[3/3] bob: nb 0/10 timeout" in shown  # what went wrong stays on screen
+    assert "[2/3] ada" not in shown
+    log = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", log)
+    progress = Progress(total=2, done=0, enabled=True)
+    progress.update("ada", [_result("ada", "ok")])
+    progress.close()
+    assert log.getvalue() == "[1/2] ada: nb 0/10 ok\n"
