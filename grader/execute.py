@@ -30,13 +30,12 @@ from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Float, Integer
 
-from grader.hidden import split_regions
+from grader.hidden import has_hidden_tests, split_regions
 from grader.integrity import is_test_cell
+from grader.kernel_side import MEMORY_ERRORS
 from grader.kernels import POOL, KernelSettings
 from grader.remote import Channel, RemoteDied, RemoteOutOfMemory, RemoteTimeout, run_hidden
 from grader.sandbox import Limits
-
-MEMORY_ERRORS = ("MemoryError", "_ArrayMemoryError")
 
 # Outcomes of the notebooks executed in this process: (student, exercise, notebook) -> outcome.
 OUTCOMES: dict[tuple[str, str, str], dict[str, str]] = {}
@@ -192,6 +191,10 @@ class SandboxedExecute(Execute):
             return "crashed", f"the kernel died from signal {signal.Signals(sig).name}"
         return "crashed", f"the kernel died (exit code {code})"
 
+    def _out_of_memory(self) -> dict[str, str]:
+        limit = f"{self.memory_bytes / 2**30:.3g} GiB"
+        return {"status": "memory", "reason": f"out of memory (limit {limit})"}
+
     def _run_cells(self, cell_timeout: int) -> tuple[dict[str, str], int | None]:
         """Run the code cells in order; return the outcome and where execution stopped."""
         start = time.monotonic()
@@ -205,7 +208,7 @@ class SandboxedExecute(Execute):
             budget = max(1, int(min(cell_timeout, left)))
             self.timeout = budget
             try:
-                if is_test_cell(cell) and any(hidden for hidden, _ in split_regions(cell.source)):
+                if is_test_cell(cell) and has_hidden_tests(cell.source):
                     self._run_test_cell(cell, index, time.monotonic() + budget)
                 else:
                     self.execute_cell(cell, index, store_history=True)
@@ -215,14 +218,12 @@ class SandboxedExecute(Execute):
                 status, reason = self._kernel_exit_reason()
                 outcome = {"status": status, "reason": reason}
             except RemoteOutOfMemory:
-                limit = f"{self.memory_bytes / 2**30:.3g} GiB"
-                outcome = {"status": "memory", "reason": f"out of memory (limit {limit})"}
+                outcome = self._out_of_memory()
             else:
                 errors = {o.get("ename") for o in cell.outputs if o.get("output_type") == "error"}
                 if not errors & set(MEMORY_ERRORS):
                     continue
-                limit = f"{self.memory_bytes / 2**30:.3g} GiB"
-                return {"status": "memory", "reason": f"out of memory (limit {limit})"}, index + 1
+                return self._out_of_memory(), index + 1
             cell.outputs.append(_stop_output(outcome["reason"]))
             return outcome, index + 1
         return {"status": "ok", "reason": ""}, None

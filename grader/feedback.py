@@ -18,7 +18,7 @@ from pathlib import Path
 import mistune
 from nbformat import NotebookNode
 
-from grader.hidden import HIDDEN_BEGIN, HIDDEN_END
+from grader.hidden import split_regions
 from grader.integrity import is_test_cell
 from grader.results import NotebookResult, format_score
 
@@ -43,19 +43,8 @@ pre.error { background: #fff5f5; border-left: 3px solid #cf222e; }
 
 
 def redact_hidden(source: str) -> str:
-    """Remove every hidden-test region; an unterminated region runs to the end of the cell."""
-    kept: list[str] = []
-    hiding = False
-    for line in source.split("\n"):
-        if HIDDEN_BEGIN in line:
-            if not hiding:
-                kept.append(REDACTED)
-            hiding = True
-        elif HIDDEN_END in line and hiding:
-            hiding = False
-        elif not hiding:
-            kept.append(line)
-    return "\n".join(kept)
+    """The visible code of a test cell, each hidden region replaced by a note."""
+    return "\n".join(REDACTED if hidden else code for hidden, code in split_regions(source))
 
 
 MATH = re.compile(r"\$\$.+?\$\$|\$[^$\n]+\$", re.S)

@@ -17,10 +17,10 @@ import nbformat
 from nbgrader.converters import GenerateAssignment
 
 from grader.course import GraderError, Repository, make_coursedir, nbgrader_config, quiet_nbgrader
-from grader.hidden import lint_notebook
+from grader.hidden import HIDDEN_BEGIN, HIDDEN_END, lint_notebook
 
 SOLUTION_MARKERS = ("BEGIN SOLUTION", "END SOLUTION")
-HIDDEN_MARKERS = ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+HIDDEN_MARKERS = (HIDDEN_BEGIN, HIDDEN_END)
 NOTEBOOK_METADATA_KEYS = ("kernelspec", "language_info")
 CELL_METADATA_KEYS = ("nbgrader", "deletable", "editable", "tags")
 

@@ -167,8 +167,6 @@ def _plain_scalar(value: Any) -> Any:
     """Python numbers and strings (and their subclasses) as plain values, else a sentinel."""
     if value is None or type(value) in (bool, int, float, str):
         return value
-    if isinstance(value, bool):
-        return bool(value)
     if isinstance(value, int):
         return int(value)
     if isinstance(value, float):
