@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -44,7 +44,7 @@ from grader.submissions import StudentSubmission
 class GradingOptions:
     cell_timeout: int = 60
     notebook_timeout: int = 600
-    memory_bytes: int = Limits.memory_bytes
+    limits: Limits = field(default_factory=Limits)  # cpu_seconds: from notebook_timeout
     workers: int = 1
     progress: bool = True
 
@@ -108,7 +108,7 @@ class ClassGrader:
             self.out / "release",
             cell_timeout=options.cell_timeout,
             notebook_timeout=options.notebook_timeout,
-            memory_bytes=options.memory_bytes,
+            limits=options.limits,
         )
         isolation = describe()
         self.warnings: list[str] = [isolation] if isolation.startswith("WARNING") else []

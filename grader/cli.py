@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from grader.course import GraderError, Repository, find_repository
+from grader.sandbox import Limits
 
 
 def _course_dir(args: argparse.Namespace, repo: Repository) -> Path:
@@ -58,6 +59,33 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MIB",
         help="memory limit of a student kernel in MiB (default: 4096)",
     )
+    grading.add_argument(
+        "--max-processes",
+        type=_positive,
+        default=Limits.processes,
+        help=f"processes and threads of a student kernel (default: {Limits.processes})",
+    )
+    grading.add_argument(
+        "--max-file-size",
+        type=_positive,
+        default=Limits.file_bytes // 1024**2,
+        metavar="MIB",
+        help=f"largest file a kernel may write, MiB (default: {Limits.file_bytes // 1024**2})",
+    )
+    grading.add_argument(
+        "--max-open-files",
+        type=_positive,
+        default=Limits.open_files,
+        help=f"files a kernel may hold open (default: {Limits.open_files})",
+    )
+    grading.add_argument(
+        "--scratch-size",
+        type=_positive,
+        default=Limits.scratch_bytes // 1024**2,
+        metavar="MIB",
+        help="size of a kernel's working folder and of its /tmp, MiB each "
+        f"(default: {Limits.scratch_bytes // 1024**2})",
+    )
     grading.add_argument("--no-progress", action="store_true", help="no progress output")
 
     p = sub.add_parser(
@@ -105,7 +133,13 @@ def _options(args: argparse.Namespace):
     return GradingOptions(
         cell_timeout=args.cell_timeout,
         notebook_timeout=args.notebook_timeout,
-        memory_bytes=args.memory_limit * 1024**2,
+        limits=Limits(
+            memory_bytes=args.memory_limit * 1024**2,
+            processes=args.max_processes,
+            file_bytes=args.max_file_size * 1024**2,
+            open_files=args.max_open_files,
+            scratch_bytes=args.scratch_size * 1024**2,
+        ),
         workers=args.workers,
         progress=not args.no_progress,
     )

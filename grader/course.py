@@ -243,7 +243,7 @@ def nbgrader_config(
     release: Path,
     cell_timeout: int = 60,
     notebook_timeout: int = 600,
-    memory_bytes: int = Limits.memory_bytes,
+    limits: Limits | None = None,
 ) -> Config:
     """The nbgrader configuration, built in code rather than read from nbgrader_config.py.
 
@@ -262,7 +262,12 @@ def nbgrader_config(
     # already lets a failing cell's error stand and runs the remaining cells.)
     c.Execute.timeout = cell_timeout
     c.SandboxedExecute.notebook_timeout = float(notebook_timeout)
-    c.SandboxedExecute.memory_bytes = memory_bytes
+    limits = limits or Limits()
+    c.SandboxedExecute.memory_bytes = limits.memory_bytes
+    c.SandboxedExecute.processes = limits.processes
+    c.SandboxedExecute.file_bytes = limits.file_bytes
+    c.SandboxedExecute.open_files = limits.open_files
+    c.SandboxedExecute.scratch_bytes = limits.scratch_bytes
     c.Execute.startup_timeout = 120
     c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
     # Score on outcomes (errors), not on stderr; cap what a cell may store.

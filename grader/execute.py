@@ -66,11 +66,28 @@ class SandboxedExecute(Execute):
     memory_bytes = Integer(Limits.memory_bytes, help="Address-space limit of the kernel").tag(
         config=True
     )
+    processes = Integer(Limits.processes, help="Processes and threads of the kernel").tag(
+        config=True
+    )
+    file_bytes = Integer(Limits.file_bytes, help="Largest file the kernel may write").tag(
+        config=True
+    )
+    open_files = Integer(Limits.open_files, help="Files the kernel may hold open").tag(config=True)
+    scratch_bytes = Integer(
+        Limits.scratch_bytes, help="Size of the kernel's working folder and of its /tmp"
+    ).tag(config=True)
 
     def create_kernel_manager(self):
         # A kernel started while the previous notebook ran (see grader.kernels).
         kernel_name = self.kernel_name or self.nb.metadata.get("kernelspec", {}).get("name")
-        limits = Limits(memory_bytes=self.memory_bytes, cpu_seconds=int(self.notebook_timeout) + 30)
+        limits = Limits(
+            memory_bytes=self.memory_bytes,
+            cpu_seconds=int(self.notebook_timeout) + 30,
+            processes=self.processes,
+            file_bytes=self.file_bytes,
+            open_files=self.open_files,
+            scratch_bytes=self.scratch_bytes,
+        )
         arguments = (*self.extra_arguments, f"--HistoryManager.hist_file={self.ipython_hist_file}")
         self._kernel = POOL.take(KernelSettings(kernel_name or "python3", limits, arguments))
         self._channel = None

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.grader.conftest import EX, NB, run_cli
+from grader.sample import student_version, write_notebook
+from grader.sandbox import sandbox_available
+from tests.grader.conftest import EX, NB, REPO, read_grades, run_cli
 
 pytestmark = pytest.mark.grader
 
@@ -169,3 +171,30 @@ def test_missing_submissions_folder_is_a_clear_error(tmp_path):
     proc = run_cli("autograde", str(tmp_path / "absent"), "--out", str(tmp_path / "o"))
     assert proc.returncode != 0
     assert "does not exist" in proc.stderr
+
+
+LIMITS_PROBE = (
+    "\nimport os, resource\n"
+    "_names = ('AS', 'NPROC', 'FSIZE', 'NOFILE')\n"
+    "print('limits', *[resource.getrlimit(getattr(resource, 'RLIMIT_' + n))[0] for n in _names])\n"
+    "_disk = os.statvfs('.')\n"
+    "print('scratch MiB', _disk.f_blocks * _disk.f_frsize // 2**20)\n"
+)
+
+
+def test_resource_limits_are_configurable(tmp_path):
+    subs = tmp_path / "subs"
+    nb = student_version(REPO, EX, NB, rewrite={"leaky_relu": lambda s: s + LIMITS_PROBE})
+    write_notebook(nb, subs / "probe" / EX / f"{NB}.ipynb")
+    out = tmp_path / "out"
+    proc = run_cli(
+        "autograde", str(subs), "--out", str(out), "--exercise", EX, "--no-progress",
+        "--memory-limit", "2048", "--max-processes", "48", "--max-file-size", "32",
+        "--max-open-files", "100", "--scratch-size", "64",
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert read_grades(out)["probe"]["score"] == "100"
+    autograded = (out / "autograded" / "probe" / EX / f"{NB}.ipynb").read_text()
+    assert f"limits {2048 * 2**20} 48 {32 * 2**20} 100" in autograded
+    if sandbox_available():
+        assert "scratch MiB 64" in autograded
