@@ -2,10 +2,13 @@
 
 The trusted grader runs a hidden test in its own process. Whenever that test touches something
 of the student's (calls ``affine_forward``, reads ``BEST_CONFIG``, calls a model), it writes a
-request into a folder the kernel can only read and asks the kernel to run :func:`serve`, which
-does that one thing and writes the answer as data (:mod:`grader.wire`) into a folder the kernel
-can write. Nothing here decides a verdict: the student controls this process, so all it can
-change is the data it sends back, and comparisons happen on the trusted side.
+request into a folder the kernel can only read and sends a message to the comm this module
+registers when the kernel starts (:func:`register`); the kernel runs :func:`serve`, which does
+that one thing, writes the answer as data (:mod:`grader.wire`) into a folder the kernel can
+write, and says so on the comm. (A comm message costs half of an execute request, which would
+also go through IPython's input transformers, history and hooks.) Nothing here decides a
+verdict: the student controls this process, so all it can change is the data it sends back,
+and comparisons happen on the trusted side.
 
 Objects that are not plain data (functions, caches, models, generators) stay here under a
 number; the trusted side holds a proxy and refers to them by that number. A function of the
@@ -27,6 +30,9 @@ from grader import wire
 from grader.notebook_checks import DelegationError, _references_blocked
 
 CALLBACK_PROMPT = "i2dl-callback"
+COMM_TARGET = "i2dl-grader"
+# Run by the kernel when it starts, before any code of the student's (IPKernelApp.exec_lines).
+STARTUP_LINE = "__import__('grader.kernel_side', fromlist=['register']).register()"
 MEMORY_ERRORS = ("MemoryError", "_ArrayMemoryError")
 
 
@@ -230,3 +236,26 @@ def serve(in_dir: str, out_dir: str, seq: int) -> None:
         data = wire.pack({"ok": False, "error": _describe_error(exc)}, encoder.finish())
     _write(out_dir, f"rep-{seq}.npz", data)
 
+
+def register() -> None:
+    """Open the kernel to hidden-test calls: a comm target whose messages run :func:`serve`."""
+    from comm import get_comm_manager
+
+    get_comm_manager().register_target(COMM_TARGET, _opened)
+
+
+def _opened(comm: Any, message: dict[str, Any]) -> None:
+    folders = message["content"]["data"]
+    inbox, outbox = str(folders["inbox"]), str(folders["outbox"])
+
+    def request(msg: dict[str, Any]) -> None:
+        seq = int(msg["content"]["data"]["seq"])
+        kernel = _kernel()
+        allowed, kernel._allow_stdin = kernel._allow_stdin, True  # callbacks use input requests
+        try:
+            serve(inbox, outbox, seq)
+        finally:
+            kernel._allow_stdin = allowed
+        comm.send({"done": seq})
+
+    comm.on_msg(request)

@@ -27,6 +27,7 @@ from pathlib import Path
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 
+from grader.kernel_side import STARTUP_LINE
 from grader.sandbox import (
     Limits,
     kernel_uid,
@@ -155,8 +156,9 @@ class Kernel:
             (self.staging, self.inbox, self.outbox),
             self.uid,
         )
+        arguments = [*settings.extra_arguments, f"--IPKernelApp.exec_lines={STARTUP_LINE}"]
         try:
-            run_sync(self.km.start_kernel)(extra_arguments=list(settings.extra_arguments), cwd=cwd)
+            run_sync(self.km.start_kernel)(extra_arguments=arguments, cwd=cwd)
         except BaseException:
             self.discard()
             raise

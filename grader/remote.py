@@ -30,6 +30,7 @@ import os
 import stat
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ from jupyter_client.blocking import BlockingKernelClient
 
 from grader import notebook_checks, wire
 from grader.hidden import SEEDED_NAMES, free_names
-from grader.kernel_side import CALLBACK_PROMPT, MEMORY_ERRORS
+from grader.kernel_side import CALLBACK_PROMPT, COMM_TARGET, MEMORY_ERRORS
 
 # What every hidden region finds without importing it.
 SEEDED = {"np": np, "math": math}
@@ -119,8 +120,8 @@ def _write_trusted(folder_fd: int, name: str, data: bytes) -> None:
 
 
 class Channel:
-    """Requests to one kernel: a file in ``inbox`` (the kernel may only read it), an execute
-    request that runs :func:`grader.kernel_side.serve`, the answer in ``outbox``.
+    """Requests to one kernel: a file in ``inbox`` (the kernel may only read it), a message on
+    the grader's comm (:mod:`grader.kernel_side`), the answer in ``outbox``.
 
     The kernel calls back (a hidden test's function passed to the student's code) through its
     input channel: an ``input_request`` whose prompt names a file in ``outbox``.
@@ -132,17 +133,53 @@ class Channel:
         inbox: Path,
         outbox: Path,
         alive: Callable[[], bool],
+        startup_timeout: float = 60,
     ) -> None:
         self.inbox, self.outbox, self.alive = inbox, outbox, alive
         self.inbox_fd = _open_folder(inbox)
         self.outbox_fd = _open_folder(outbox)
         self.client = BlockingKernelClient()
         self.client.load_connection_info(connection_info)
-        self.client.start_channels(shell=True, iopub=False, stdin=True, hb=False, control=False)
+        self.client.start_channels(shell=True, iopub=True, stdin=True, hb=False, control=False)
+        self.iopub = self.client.iopub_channel.socket
+        self.stdin = self.client.stdin_channel.socket
         self.poller = zmq.Poller()
-        self.poller.register(self.client.shell_channel.socket, zmq.POLLIN)
-        self.poller.register(self.client.stdin_channel.socket, zmq.POLLIN)
+        self.poller.register(self.iopub, zmq.POLLIN)
+        self.poller.register(self.stdin, zmq.POLLIN)
         self.seq = 0
+        self.comm_id = uuid.uuid4().hex
+        self._subscribed(time.monotonic() + startup_timeout)
+        self._send_shell(
+            "comm_open",
+            {
+                "comm_id": self.comm_id,
+                "target_name": COMM_TARGET,
+                "data": {"inbox": str(inbox), "outbox": str(outbox)},
+            },
+        )
+
+    def _send_shell(self, msg_type: str, content: dict[str, Any]) -> str:
+        message = self.client.session.msg(msg_type, content)
+        self.client.shell_channel.send(message)
+        return message["header"]["msg_id"]
+
+    def _subscribed(self, deadline: float) -> None:
+        """Wait until IOPub messages reach this client (a new subscription misses the first)."""
+        wait = 0.01
+        while time.monotonic() < deadline:
+            self.client.kernel_info()
+            if self.poller.poll(int(wait * 1000)):
+                self._drain()
+                return
+            if not self.alive():
+                raise RemoteDied("the kernel died")
+            wait = min(2 * wait, 0.5)
+        raise RemoteTimeout("the kernel did not answer the grader")
+
+    def _drain(self) -> None:
+        """Drop IOPub messages that arrived while no call was waiting (outputs of cells)."""
+        while self.client.iopub_channel.msg_ready():
+            self.client.iopub_channel.get_msg(timeout=0)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -159,16 +196,11 @@ class Channel:
     ) -> bytes:
         self.seq += 1
         seq = self.seq
+        self._drain()
         _write_trusted(self.inbox_fd, f"req-{seq}.npz", data)
-        code = (
-            "__import__('grader.kernel_side', fromlist=['serve'])"
-            f".serve({str(self.inbox)!r}, {str(self.outbox)!r}, {seq})"
-        )
-        msg_id = self.client.execute(
-            code, silent=True, store_history=False, allow_stdin=True, stop_on_error=False
-        )
+        msg_id = self._send_shell("comm_msg", {"comm_id": self.comm_id, "data": {"seq": seq}})
         try:
-            self._wait(msg_id, deadline, on_callback)
+            self._wait(msg_id, seq, deadline, on_callback)
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(f"req-{seq}.npz", dir_fd=self.inbox_fd)
@@ -180,24 +212,28 @@ class Channel:
             )
         return answer
 
-    def _wait(self, msg_id: str, deadline: float, on_callback: Callable[[bytes], bytes]) -> None:
-        shell = self.client.shell_channel.socket
-        stdin = self.client.stdin_channel.socket
+    def _wait(
+        self, msg_id: str, seq: int, deadline: float, on_callback: Callable[[bytes], bytes]
+    ) -> None:
+        """Until the kernel says it answered ``seq`` (or went idle after the request)."""
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise RemoteTimeout("the student's code ran past the cell's time budget")
             events = dict(self.poller.poll(max(1, int(min(left, 0.2) * 1000))))
-            if stdin in events:
+            if self.stdin in events:
                 message = self.client.stdin_channel.get_msg(timeout=0)
                 if message["parent_header"].get("msg_id") == msg_id:
                     self.client.input(self._callback(message, on_callback))
-            if shell in events:
-                message = self.client.shell_channel.get_msg(timeout=0)
-                if (
-                    message["parent_header"].get("msg_id") == msg_id
-                    and message["msg_type"] == "execute_reply"
-                ):
+            while self.iopub in events and self.client.iopub_channel.msg_ready():
+                message = self.client.iopub_channel.get_msg(timeout=0)
+                if message["parent_header"].get("msg_id") != msg_id:
+                    continue
+                content = message.get("content", {})
+                if message["msg_type"] == "comm_msg" and content.get("comm_id") == self.comm_id:
+                    if content.get("data", {}).get("done") == seq:
+                        return
+                if message["msg_type"] == "status" and content.get("execution_state") == "idle":
                     return
             if not events and not self.alive():
                 raise RemoteDied("the kernel died")
@@ -207,10 +243,14 @@ class Channel:
         kind, _, number = prompt.partition(" ")
         if kind != CALLBACK_PROMPT or not number.isdigit():
             return "\x04"  # the student's own input(): end of file
-        request = _read_untrusted(self.outbox_fd, f"cb-{number}.npz")
-        if request is None:
+        # Whatever goes wrong here, the kernel gets an answer: it waits for one.
+        try:
+            request = _read_untrusted(self.outbox_fd, f"cb-{number}.npz")
+            if request is None:
+                return "\x04"
+            _write_trusted(self.inbox_fd, f"cbr-{number}.npz", on_callback(request))
+        except (ProtocolError, wire.WireError, OSError):
             return "\x04"
-        _write_trusted(self.inbox_fd, f"cbr-{number}.npz", on_callback(request))
         return ""
 
 

@@ -404,9 +404,14 @@ def test_patched_comparison_helpers_earn_nothing(hostile_class):
 
 
 def test_input_transformer_that_empties_every_cell_earns_nothing(hostile_class):
+    # Every later cell, the visible checks and the answers included, becomes `pass`; the hidden
+    # tests do not go through the kernel's input transformers and find the functions unwritten
+    # (affine_forward, in the cell that set the transformer up) or undefined (all others).
     assert _row(hostile_class, "transformer") == (0, "ok")
     tests = _tests(hostile_class, "transformer")
-    assert all("did not answer the grader's call" in t["error"] for t in tests.values())
+    assert tests["test_affine_forward"]["error"].startswith("NotImplementedError")
+    assert tests["test_relu"]["error"] == "NameError: name 'relu_forward' is not defined"
+    assert all(t["error"].startswith(("NotImplementedError", "NameError")) for t in tests.values())
 
 
 def test_custom_exception_handler_hides_no_failure(hostile_class):
