@@ -17,6 +17,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import fnmatch
+import multiprocessing.util
 import os
 import shutil
 import subprocess
@@ -210,12 +211,20 @@ class Kernel:
 
 
 class KernelPool:
-    """At most one spare kernel per process, booting while the current notebook runs."""
+    """At most one spare kernel per process, booting while the current notebook runs.
+
+    The spare is killed and its folders removed when the process ends, also in a worker of a
+    process pool (which skips ``atexit``: multiprocessing's finalizers run instead).
+    """
 
     def __init__(self) -> None:
         self.spare: Kernel | None = None
+        self._cleanup_pid: int | None = None
 
     def take(self, settings: KernelSettings) -> Kernel:
+        if self._cleanup_pid != os.getpid():
+            self._cleanup_pid = os.getpid()
+            multiprocessing.util.Finalize(self, self.close, exitpriority=10)
         kernel, self.spare = self.spare, None
         if kernel is not None and (kernel.settings != settings or not kernel.alive()):
             kernel.discard()

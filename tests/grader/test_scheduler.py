@@ -29,8 +29,8 @@ def small_class(tmp_path_factory):
     return subs
 
 
-def _grade(subs, out, *extra):
-    proc = run_cli("autograde", str(subs), "--out", str(out), "--exercise", EX, *extra)
+def _grade(subs, out, *extra, env=None):
+    proc = run_cli("autograde", str(subs), "--out", str(out), "--exercise", EX, *extra, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc
 
@@ -46,8 +46,12 @@ def _tests(out):
 
 
 def test_results_do_not_depend_on_the_number_of_workers(small_class, tmp_path):
-    _grade(small_class, tmp_path / "one", "--workers", "1")
-    _grade(small_class, tmp_path / "two", "--workers", "2")
+    scratch = tmp_path / "scratch"  # where the kernels' folders go (TMPDIR)
+    scratch.mkdir()
+    _grade(small_class, tmp_path / "one", "--workers", "1", env={"TMPDIR": str(scratch)})
+    _grade(small_class, tmp_path / "two", "--workers", "2", env={"TMPDIR": str(scratch)})
+    # every kernel, the spare ones the workers kept booting included, is gone with its folders
+    assert list(scratch.iterdir()) == []
     one, two = tmp_path / "one", tmp_path / "two"
     assert (one / "grades.csv").read_text() == (two / "grades.csv").read_text()
     assert _tests(one) == _tests(two)
