@@ -25,6 +25,16 @@ def _wrong_sigmoid(source: str) -> str:
     return source.replace("z / (1.0 + z)", "1.0 / (1.0 + np.exp(-x))")
 
 
+def _wrong_sigmoid_that_cheats(source: str) -> str:
+    # the same mistake, with numpy's and the course's comparisons patched to always agree
+    patch = (
+        "import i2dl.testing\n"
+        "np.allclose = np.isclose = lambda *args, **kwargs: True\n"
+        "i2dl.testing.assert_close = assert_close = lambda *args, **kwargs: None\n"
+    )
+    return patch + _wrong_sigmoid(source)
+
+
 def _delegate_affine(source: str) -> str:
     return "from i2dl.layers import affine_forward, affine_backward  # the reference, not my own\n"
 
@@ -47,6 +57,12 @@ def build_class(repo: Repository, submissions: Path) -> dict[str, str]:
         "dave": (
             "everything, but an unstable sigmoid",
             student_version(repo, EXERCISE, NOTEBOOK, rewrite={"sigmoid": _wrong_sigmoid}),
+        ),
+        "mallory": (
+            "dave's sigmoid, with np.allclose and assert_close patched to always agree",
+            student_version(
+                repo, EXERCISE, NOTEBOOK, rewrite={"sigmoid": _wrong_sigmoid_that_cheats}
+            ),
         ),
         "erin": (
             "imports the reference affine layer",
