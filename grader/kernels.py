@@ -91,6 +91,19 @@ class KernelSettings:
     extra_arguments: tuple[str, ...] = ()
 
 
+# A unix socket's path holds at most 107 bytes; the kernel's sockets are
+# <folder>/run/kernel-<n>, so the folder's own path must stay well below that.
+MAX_FOLDER_PATH = 72
+
+
+def _kernel_folder() -> Path:
+    """A new folder for one kernel, in the temporary folder unless that path is too long."""
+    base = tempfile.gettempdir()
+    if len(os.path.join(base, "i2dl-kernel-xxxxxxxx")) > MAX_FOLDER_PATH:
+        base = "/tmp"
+    return Path(tempfile.mkdtemp(prefix="i2dl-kernel-", dir=base))
+
+
 class SandboxedKernelManager(AsyncKernelManager):
     """A kernel manager whose kernels start inside the sandbox, talking over unix sockets."""
 
@@ -129,7 +142,7 @@ class Kernel:
     def __init__(self, settings: KernelSettings) -> None:
         self.settings = settings
         self.uid = kernel_uid()
-        self.root = Path(tempfile.mkdtemp(prefix="i2dl-kernel-"))
+        self.root = _kernel_folder()
         os.chmod(self.root, 0o755)
         # Read-only inside the sandbox: files handed in, and requests of hidden-test calls.
         self.staging = self.root / "files"

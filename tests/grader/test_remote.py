@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import time
 
 import pytest
@@ -280,3 +281,19 @@ def test_the_pool_keeps_one_spare_and_replaces_dead_or_different_ones():
     finally:
         pool.close()
     assert pool.spare is None
+
+
+def test_a_long_temporary_folder_still_gives_usable_socket_paths(tmp_path, monkeypatch):
+    deep = tmp_path.joinpath(*["a-rather-long-folder-name"] * 4)
+    deep.mkdir(parents=True)
+    monkeypatch.setattr(tempfile, "tempdir", str(deep))
+    kernel = Kernel(SETTINGS)
+    try:
+        assert len(str(kernel.runtime / "kernel-1")) < 100
+        client = BlockingKernelClient()
+        client.load_connection_info(kernel.km.get_connection_info(session=False))
+        client.start_channels()
+        client.wait_for_ready(timeout=60)
+        client.stop_channels()
+    finally:
+        kernel.discard()

@@ -6,6 +6,8 @@ import io
 import json
 import shutil
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 from nbgrader.api import Gradebook
@@ -46,12 +48,15 @@ def _tests(out):
 
 
 def test_results_do_not_depend_on_the_number_of_workers(small_class, tmp_path):
-    scratch = tmp_path / "scratch"  # where the kernels' folders go (TMPDIR)
-    scratch.mkdir()
-    _grade(small_class, tmp_path / "one", "--workers", "1", env={"TMPDIR": str(scratch)})
-    _grade(small_class, tmp_path / "two", "--workers", "2", env={"TMPDIR": str(scratch)})
-    # every kernel, the spare ones the workers kept booting included, is gone with its folders
-    assert list(scratch.iterdir()) == []
+    # where the kernels' folders go (TMPDIR; short, so that the kernels use it)
+    scratch = Path(tempfile.mkdtemp(prefix="i2dl-t-", dir="/tmp"))
+    try:
+        _grade(small_class, tmp_path / "one", "--workers", "1", env={"TMPDIR": str(scratch)})
+        _grade(small_class, tmp_path / "two", "--workers", "2", env={"TMPDIR": str(scratch)})
+        # every kernel, the spare ones the workers kept booting included, is gone
+        assert list(scratch.iterdir()) == []
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     one, two = tmp_path / "one", tmp_path / "two"
     assert (one / "grades.csv").read_text() == (two / "grades.csv").read_text()
     assert _tests(one) == _tests(two)
