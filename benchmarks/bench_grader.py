@@ -1,9 +1,10 @@
 """Our autograder against stock nbgrader on the same generated class.
 
-Sixty ex03_layers hand-ins (full, blank and several kinds of partial work) are graded twice in
-this run: by stock ``nbgrader autograde`` (sequential, its own command line, TCP kernels, no
-sandbox) and by ``i2dl-grader autograde --workers 2`` (sandboxed). Prints both wall times, the
-ratio, the time per hand-in, and whether every score agrees.
+Sixty ex03_layers hand-ins (full, blank and several kinds of partial work) are graded in this
+run, twice each way, alternating: by stock ``nbgrader autograde`` (sequential, its own command
+line, TCP kernels, no sandbox) and by ``i2dl-grader autograde --workers 2`` (sandboxed, with
+feedback). Prints the wall times, the ratio of the best rounds, the time per hand-in, and
+whether every score agrees.
 
     python benchmarks/bench_grader.py [N]
 """
@@ -63,27 +64,43 @@ def _timed(work: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def run(report: Callable[[str], object] = print, n: int = 60, workers: int = 2) -> float:
+def run(
+    report: Callable[[str], object] = print, n: int = 60, workers: int = 2, rounds: int = 2
+) -> float:
+    """Grade the class ``rounds`` times each way, alternating; the ratio uses each side's best.
+
+    Alternating and taking the best round keeps a passing load of a shared machine (another
+    job, a cron task) out of the ratio without favouring either side.
+    """
+    stock_times: list[float] = []
+    our_times: list[float] = []
     with tempfile.TemporaryDirectory(prefix="i2dl-bench-grader-") as tmp:
         root = Path(tmp)
         students = build_class(root, n)
         stock = root / "stock"
         _nbgrader(stock, "generate_assignment", EX, "--create", "--force")
-        t_stock = _timed(lambda: _nbgrader(stock, "autograde", EX))
-        ours_cmd = [sys.executable, "-m", "grader", "autograde", str(root / "ours"),
-                    "--out", str(root / "out"), "--exercise", EX, "--workers", str(workers),
-                    "--no-progress"]
-        t_ours = _timed(lambda: subprocess.run(ours_cmd, check=True, capture_output=True))
+        for round_ in range(rounds):
+            stock_times.append(_timed(lambda: _nbgrader(stock, "autograde", EX, "--force")))
+            out = root / f"out{round_}"
+            ours_cmd = [sys.executable, "-m", "grader", "autograde", str(root / "ours"),
+                        "--out", str(out), "--exercise", EX, "--workers", str(workers),
+                        "--no-progress"]
+            our_times.append(
+                _timed(lambda cmd=ours_cmd: subprocess.run(cmd, check=True, capture_output=True))
+            )
         with Gradebook(f"sqlite:///{stock / 'gradebook.db'}", "bench") as gb:
             stock_scores = {s: gb.find_submission(EX, s).score for s in students}
-        with open(root / "out" / "grades.csv", newline="") as fh:
+        with open(out / "grades.csv", newline="") as fh:
             our_scores = {row["student"]: float(row["score"]) for row in csv.DictReader(fh)}
     differing = sorted(s for s in students if stock_scores[s] != our_scores.get(s))
+    t_stock, t_ours = min(stock_times), min(our_times)
     ratio = t_stock / t_ours
+    listed = ", ".join(f"{t:.1f}" for t in stock_times)
     report(f"grader: {n} ex03_layers hand-ins; stock nbgrader autograde (sequential) "
-           f"{t_stock:.1f} s = {t_stock / n:.2f} s each")
+           f"{t_stock:.1f} s = {t_stock / n:.2f} s each (best of {listed} s)")
+    listed = ", ".join(f"{t:.1f}" for t in our_times)
     report(f"grader: i2dl-grader autograde --workers {workers} (sandboxed) {t_ours:.1f} s = "
-           f"{t_ours / n:.2f} s each; speed-up {ratio:.2f}x (goal >= 2.5x)")
+           f"{t_ours / n:.2f} s each (best of {listed} s); speed-up {ratio:.2f}x (goal >= 2.5x)")
     report("grader: scores agree for all hand-ins" if not differing else
            f"grader: scores DIFFER for {len(differing)} hand-ins: {', '.join(differing[:10])}")
     return ratio

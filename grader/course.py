@@ -269,6 +269,8 @@ def nbgrader_config(
     c.SandboxedExecute.open_files = limits.open_files
     c.SandboxedExecute.scratch_bytes = limits.scratch_bytes
     c.Execute.startup_timeout = 120
+    # Validate each notebook once after all preprocessors, not after every one of them.
+    c.Exporter.optimistic_validation = True
     c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
     # Score on outcomes (errors), not on stderr; cap what a cell may store.
     c.Autograde.autograde_preprocessors = [

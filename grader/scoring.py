@@ -32,7 +32,8 @@ def outcome_score(cell) -> float | None:
 class SaveOutcomeGrades(SaveAutoGrades):
     """nbgrader's SaveAutoGrades with :func:`outcome_score` as the grading rule.
 
-    The scores of a notebook are committed together, once, instead of cell by cell.
+    The notebook's grade and comment rows are loaded once and its scores committed together,
+    instead of one query and one commit per cell.
     """
 
     def preprocess(self, nb, resources):
@@ -41,28 +42,23 @@ class SaveOutcomeGrades(SaveAutoGrades):
         self.student_id, self.db_url = ids["student"], ids["db_url"]
         self.gradebook = Gradebook(self.db_url)
         with self.gradebook:
+            submitted = self.gradebook.find_submission_notebook(
+                self.notebook_id, self.assignment_id, self.student_id
+            )
+            self._grades = {grade.name: grade for grade in submitted.grades}
+            self._comments = {comment.name: comment for comment in submitted.comments}
             for index, cell in enumerate(nb.cells):
                 nb.cells[index], resources = self.preprocess_cell(cell, resources, index)
             self.gradebook.db.commit()
         return nb, resources
 
     def _add_comment(self, cell, resources) -> None:
-        comment = self.gradebook.find_comment(
-            cell.metadata["nbgrader"]["grade_id"],
-            self.notebook_id,
-            self.assignment_id,
-            self.student_id,
-        )
+        comment = self._comments[cell.metadata["nbgrader"]["grade_id"]]
         unchanged = cell.metadata.nbgrader.get("checksum", None) == utils.compute_checksum(cell)
         comment.auto_comment = "No response." if unchanged and not utils.is_task(cell) else None
 
     def _add_score(self, cell, resources) -> None:
-        grade = self.gradebook.find_grade(
-            cell.metadata["nbgrader"]["grade_id"],
-            self.notebook_id,
-            self.assignment_id,
-            self.student_id,
-        )
+        grade = self._grades[cell.metadata["nbgrader"]["grade_id"]]
         grade.auto_score = outcome_score(cell)
         grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
 
