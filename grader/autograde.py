@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+from nbformat import NotebookNode
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.converters import Autograde
 
@@ -70,11 +71,10 @@ def _error_text(cell) -> str | None:
 
 
 def _test_results(
-    gb: Gradebook, autograded_nb: Path | None, student: str, exercise: str, notebook: str
+    gb: Gradebook, nb: NotebookNode | None, student: str, exercise: str, notebook: str
 ) -> list[TestResult]:
     errors: dict[str, str | None] = {}
-    if autograded_nb is not None and autograded_nb.exists():
-        nb = nbformat.read(autograded_nb, as_version=4)
+    if nb is not None:
         for cell in nb.cells:
             meta = cell.metadata.get("nbgrader", {})
             if meta.get("grade") and cell.cell_type == "code":
@@ -154,21 +154,23 @@ class ClassGrader:
         autograded = self.out / "autograded" / student / exercise / f"{notebook}.ipynb"
         outcome = OUTCOMES.get(key, {"status": "crashed", "reason": "the notebook was not run"})
         status, reason = outcome["status"], outcome["reason"]
-        if crash or not autograded.exists():
+        graded = nbformat.read(autograded, as_version=4) if autograded.exists() else None
+        if crash or graded is None:
             status, reason = "crashed", crash or "nbgrader produced no autograded notebook"
         with Gradebook(self.config.CourseDirectory.db_url, COURSE_ID) as gb:
             max_score = float(gb.find_notebook(notebook, exercise).max_score)
             try:
                 # Credit earned before a crash, timeout or memory failure is kept.
-                tests = _test_results(
-                    gb, autograded if autograded.exists() else None, student, exercise, notebook
-                )
-                score = sum(t.score for t in tests) if autograded.exists() else 0.0
+                tests = _test_results(gb, graded, student, exercise, notebook)
+                score = sum(t.score for t in tests) if graded is not None else 0.0
             except MissingEntry:
                 tests, score = [], 0.0
-        return NotebookResult(
+        result = NotebookResult(
             student, exercise, notebook, score, max_score, status, reason, round(seconds, 2), tests
         )
+        if graded is not None:
+            self._write_feedback(graded, result)
+        return result
 
     def grade_student(
         self, student: str, folders: dict[str, Path], max_scores: dict[str, dict[str, float]]
@@ -221,17 +223,13 @@ class ClassGrader:
                 result = self.grade_notebook(student, exercise, notebook, submitted_dir)
                 result.cell_changes = changes
                 results.append(result)
-                self._write_feedback(result)
         return results
 
-    def _write_feedback(self, result: NotebookResult) -> None:
+    def _write_feedback(self, nb: NotebookNode, result: NotebookResult) -> None:
         ids = (result.student, result.exercise, f"{result.notebook}.ipynb")
-        autograded = self.out.joinpath("autograded", *ids)
-        if not autograded.exists():
-            return
         target = self.out.joinpath("feedback", *ids).with_suffix(".html")
         try:
-            write_feedback(nbformat.read(autograded, as_version=4), result, target)
+            write_feedback(nb, result, target)
         except Exception as exc:  # feedback is a courtesy; never lose the grade over it
             self.warnings.append(f"feedback for {'/'.join(ids)} failed: {exc}")
 

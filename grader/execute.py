@@ -94,9 +94,6 @@ class SandboxedExecute(Execute):
         self.km = self._kernel.km
         return self.km
 
-    def _kernel_alive(self) -> bool:
-        return self._kernel.alive()
-
     async def async_start_new_kernel_client(self):
         """Connect to the (usually already running) kernel and wait until it answers.
 
@@ -147,7 +144,7 @@ class SandboxedExecute(Execute):
         if self._channel is None:
             info = self.km.get_connection_info(session=False)
             kernel = self._kernel
-            self._channel = Channel(info, kernel.inbox, kernel.outbox, self._kernel_alive)
+            self._channel = Channel(info, kernel.inbox, kernel.outbox, kernel.alive)
         return self._channel
 
     def _drain_iopub(self) -> None:
