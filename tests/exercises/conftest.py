@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
+from typing import Any
 
 from grader.sample import student_version, write_notebook
 from tests.grader.conftest import REPO, run_cli
@@ -27,3 +29,47 @@ def grade_versions(tmp_path: Path, exercise: str, notebook: str,
         rows = [r for r in csv.DictReader(fh) if r["notebook"] == notebook]
     assert all(r["status"] == "ok" for r in rows), rows
     return {r["student"]: float(r["score"]) for r in rows}
+
+
+def sub(old: str, new: str):
+    """A ``rewrite`` for ``student_version`` that replaces ``old`` (which must occur) by ``new``."""
+
+    def rewrite(source: str) -> str:
+        assert old in source, f"{old!r} not in the answer cell:\n{source}"
+        return source.replace(old, new)
+
+    return rewrite
+
+
+def grade_hand_ins(tmp_path: Path, hand_ins: dict[tuple[str, str, str], Any],
+                   exercise: str | None = None) -> dict[tuple[str, str], dict[str, dict]]:
+    """Grade prepared notebooks, one CLI run for all of them.
+
+    ``hand_ins`` maps (student, exercise, notebook) to a notebook (e.g. from ``student_version``
+    with ``rewrite``); without ``exercise`` the run grades every exercise handed in. Returns
+    (student, exercise) -> grade_id -> that test's entry of report.json (``score``,
+    ``max_score``, ``error``). Fails the test if the grader fails or a row is not ``ok``.
+    """
+    subs = tmp_path / "submissions"
+    for (student, ex, notebook), nb in hand_ins.items():
+        write_notebook(nb, subs / student / ex / f"{notebook}.ipynb")
+    out = tmp_path / "out"
+    args = ["autograde", str(subs), "--out", str(out), "--no-progress"]
+    if exercise is not None:
+        args += ["--exercise", exercise]
+    proc = run_cli(*args)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads((out / "report.json").read_text())
+    rows = report["submissions"]
+    assert all(r["status"] == "ok" for r in rows), [(r["student"], r["status"]) for r in rows]
+    assert len(rows) == len(hand_ins), sorted((r["student"], r["exercise"]) for r in rows)
+    return {(r["student"], r["exercise"]): {t["grade_id"]: t for t in r["tests"]} for r in rows}
+
+
+def lost(tests: dict[str, dict]) -> dict[str, str | None]:
+    """grade_id -> error of every test that did not earn its full points."""
+    return {g: t["error"] for g, t in tests.items() if t["score"] < t["max_score"]}
+
+
+def total(tests: dict[str, dict]) -> float:
+    return sum(t["score"] for t in tests.values())

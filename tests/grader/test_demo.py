@@ -14,10 +14,10 @@ EXPECTED = {
     "carol": ("45", "ok"),  # affine and ReLU only
     "dave": ("90", "ok"),  # unstable sigmoid
     "mallory": ("90", "ok"),  # the same, with the comparisons patched: not a point more
-    "erin": ("35", "ok"),  # imports the reference affine layer
+    "erin": ("45", "ok"),  # imports the reference affine layer
     "frank": ("0", "ok"),  # test cells replaced by `pass`
     "grace": ("100", "ok"),  # a zip
-    "heidi": ("35", "ok"),  # syntax error
+    "heidi": ("45", "ok"),  # syntax error
     "ivan": ("0", "invalid"),  # truncated file
 }
 

@@ -1,7 +1,7 @@
 """Hostile submissions: each is graded in the sandbox and must get exactly the expected result.
 
 Resource and isolation attacks sit at the top of the ``tanh`` answer cell, after the affine,
-ReLU and sigmoid tests (45 points) have run, and before the tanh answer itself; the rest of the
+ReLU and both sigmoid tests (55 points) have run, and before the tanh answer itself; the rest of the
 notebook is solved. Attacks on the verdict (patched comparisons, input transformers, exception
 handlers, forged answers, delegation, lying objects) are measured against the same work without
 the attack: they must not earn a single point more.
@@ -26,7 +26,7 @@ pytestmark = [
     pytest.mark.skipif(not sandbox_available(), reason="bubblewrap is not installed"),
 ]
 
-EARNED_BEFORE = 45  # affine_forward 10 + affine_backward 15 + relu 10 + sigmoid 10
+EARNED_BEFORE = 55  # affine_forward 10 + affine_backward 15 + relu 10 + sigmoid 10 + stable 10
 
 LOOP = "while True:\n    pass\n"
 STUBBORN = (
@@ -108,8 +108,8 @@ def _with_prefix(code: str):
     return lambda source: code + "\n" + source
 
 
-# Answers that return zeros of the right shapes and never modify their inputs: honest work
-# that earns exactly the no-mutation test (10 points) and nothing else.
+# Answers that return zeros of the right shapes and never modify their inputs: no work, and
+# no points (every test that checks inputs are left alone also checks the values).
 ZERO_ANSWERS = {
     "affine_forward": "def affine_forward(x, w, b):\n"
                       "    return np.zeros((x.shape[0], w.shape[1])), (x, w)\n",
@@ -128,7 +128,7 @@ ZERO_ANSWERS = {
                             ("leaky_relu", ", negative_slope=0.01")]
     },
 }
-ZERO_SCORE = 10
+ZERO_SCORE = 0
 PATCH_COMPARISONS = (
     "import numpy as _np, i2dl.testing as _t, i2dl.gradcheck as _g\n"
     "_yes = lambda *args, **kwargs: True\n"
@@ -320,8 +320,8 @@ def test_os_exit_mid_notebook_keeps_earlier_credit(hostile_class):
 
 
 def test_sys_exit_only_costs_the_cell_it_stops(hostile_class):
-    # tanh is never defined: its test (5) and the no-mutation test (10) fail, the rest passes
-    assert _row(hostile_class, "sysexit") == (85, "ok")
+    # tanh is never defined: its test (5) fails, the rest passes
+    assert _row(hostile_class, "sysexit") == (95, "ok")
 
 
 def test_memory_bomb_is_stopped_with_typed_status(hostile_class):
@@ -386,11 +386,11 @@ def _tests(hostile_class, student) -> dict[str, dict]:
     return {t["grade_id"]: t for t in detail["tests"]}
 
 
-def test_zero_answers_earn_only_the_no_mutation_test(hostile_class):
+def test_zero_answers_earn_nothing(hostile_class):
     assert _row(hostile_class, "zeros") == (ZERO_SCORE, "ok")
     tests = _tests(hostile_class, "zeros")
-    assert tests["test_no_mutation"]["score"] == 10
-    assert tests["test_tanh"]["error"] == "AssertionError: tanh_forward is wrong on random inputs"
+    assert tests["test_tanh"]["error"].startswith(
+        "AssertionError: tanh_forward(x) does not match the expected value")
 
 
 def test_patched_comparison_helpers_earn_nothing(hostile_class):
@@ -424,7 +424,6 @@ def test_forged_answers_earn_nothing(hostile_class):
     # The kernel's answering code is replaced by one that claims success for every call.
     assert _row(hostile_class, "forger") == (0, "ok")
     tests = _tests(hostile_class, "forger")
-    assert tests["test_no_mutation"]["score"] == 0
     assert all("ProtocolError" in t["error"] for t in tests.values())
 
 
@@ -441,8 +440,8 @@ def test_delegation_to_the_reference_layers_earns_nothing(hostile_class):
 
 
 def test_a_wrapper_around_the_reference_earns_nothing_for_what_it_wraps(hostile_class):
-    # relu (10), both sandwich tests (20) and the no-mutation test (10) need relu_forward
-    assert _row(hostile_class, "wrapper") == (60, "ok")
+    # relu (10) and both sandwich tests (20) need relu_forward
+    assert _row(hostile_class, "wrapper") == (70, "ok")
     tests = _tests(hostile_class, "wrapper")
     assert "i2dl.layers" in tests["test_relu"]["error"]
 
