@@ -63,7 +63,8 @@ def make_shapes(
     n : int
         Number of images; the classes are balanced.
     size : int
-        Height and width of every image in pixels (at least 8).
+        Height and width of every image in pixels (at least 10: the largest shape, 0.8 * size
+        across, plus a pixel of edge ramp on each side must fit).
     classes : sequence of str
         Shape names, each one of ``SHAPE_CLASSES``; label ``k`` means ``classes[k]``.
     channels : int
@@ -83,8 +84,9 @@ def make_shapes(
         raise ValueError(f"classes must be names from {SHAPE_CLASSES}, got {tuple(classes)}")
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 (grey) or 3 (colour), got {channels}")
-    if size < 8:
-        raise ValueError(f"size must be at least 8 pixels, got {size}")
+    if size < 10:
+        raise ValueError(f"size must be at least 10 pixels (a shape can be 0.8 * size across, "
+                         f"plus an edge pixel on each side), got {size}")
     if n < 1:
         raise ValueError(f"n must be a positive number of images, got {n}")
 

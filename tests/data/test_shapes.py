@@ -78,12 +78,24 @@ def test_edges_are_smoothed():
     assert np.all(partial.sum(axis=(1, 2)) > 10)
 
 
+def test_smallest_size_fits_every_shape():
+    X, y = make_shapes(200, size=10, classes=SHAPE_CLASSES, channels=1, seed=0)
+    assert X.shape == (200, 1, 10, 10) and np.all((X >= 0) & (X <= 1))
+    # every shape lies inside the image: the outermost pixels stay close to the background (the
+    # darkest value of each image; only the antialiasing ramp at a polygon corner may reach them)
+    border = np.concatenate([X[:, 0, 0], X[:, 0, -1], X[:, 0, :, 0], X[:, 0, :, -1]], axis=1)
+    flat = X.reshape(200, -1)
+    contrast = flat.max(axis=1) - flat.min(axis=1)
+    assert np.all(border.max(axis=1) - flat.min(axis=1) < 0.5 * contrast)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
         ({"classes": ("circle", "star")}, "classes must be names from"),
         ({"channels": 2}, "channels must be 1"),
-        ({"size": 4}, "size must be at least 8"),
+        ({"size": 4}, "size must be at least 10"),
+        ({"size": 9}, "size must be at least 10"),
         ({"n": 0}, "n must be a positive"),
     ],
 )
