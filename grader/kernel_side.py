@@ -33,7 +33,11 @@ CALLBACK_PROMPT = "i2dl-callback"
 COMM_TARGET = "i2dl-grader"
 # Run by the kernel when it starts, before any code of the student's (IPKernelApp.exec_lines).
 STARTUP_LINE = "__import__('grader.kernel_side', fromlist=['register']).register()"
-MEMORY_ERRORS = ("MemoryError", "_ArrayMemoryError")
+# Exceptions that mean "out of memory": Python's, numpy's, and PyTorch's (torch.OutOfMemoryError,
+# raised by its CUDA allocator). PyTorch's CPU allocator raises a plain RuntimeError instead,
+# recognised by its message (:func:`is_memory_error`).
+MEMORY_ERRORS = ("MemoryError", "_ArrayMemoryError", "OutOfMemoryError")
+TORCH_CPU_OUT_OF_MEMORY = "DefaultCPUAllocator: can't allocate memory"
 
 
 class CallbackError(Exception):
@@ -149,13 +153,21 @@ def _user_namespace() -> dict[str, Any]:
     return get_ipython().user_ns
 
 
+def is_memory_error(name: str, message: str) -> bool:
+    """Whether an exception of type ``name`` with ``message`` reports an allocation failure."""
+    return name in MEMORY_ERRORS or (
+        name == "RuntimeError" and TORCH_CPU_OUT_OF_MEMORY in message
+    )
+
+
 def _describe_error(exc: BaseException) -> dict[str, Any]:
     kind = type(exc)
+    message = str(exc)[:2000]
     return {
         "type": kind.__name__,
         "module": kind.__module__,
-        "message": str(exc)[:2000],
-        "memory": kind.__name__ in MEMORY_ERRORS or isinstance(exc, MemoryError),
+        "message": message,
+        "memory": is_memory_error(kind.__name__, message) or isinstance(exc, MemoryError),
     }
 
 

@@ -8,6 +8,14 @@ The same hidden test runs in two places. When the grader grades, it runs in the 
 process (:mod:`grader.remote`) and ``fn`` is a proxy for the student's function: the call, with
 the references blocked, happens in the student's kernel. When an instructor runs a solution
 notebook in Jupyter, it runs in that kernel and ``fn`` is the function itself.
+
+PyTorch exercises grade code that is meant to use torch: wrap it with
+``own(fn, allow=("torch",))``, which still blocks ``i2dl``'s reference implementations. Their
+models, optimisers and loaders are objects, not functions: hidden tests call them directly
+(``model(X)``; in the grader a proxy makes the call in the kernel), check what came back with
+:func:`expect_tensor` and count parameters from the returned ``state_dict`` with
+:func:`state_dict_size`, both on the trusted side. This module never imports torch itself
+unless one of those two helpers is called.
 """
 
 from __future__ import annotations
@@ -173,3 +181,83 @@ def own(
 def call_own(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """``own(fn)(*args, **kwargs)``: call a graded function with the references blocked."""
     return own(fn)(*args, **kwargs)
+
+
+def describe(value: Any) -> str:
+    """A short description of a value for a failure message, never asking the student's code."""
+    if getattr(type(value), "_i2dl_remote", False):
+        info = object.__getattribute__(value, "_info")
+        return f"a {info.get('type') or 'object'} object"
+    return f"a {type(value).__qualname__}"
+
+
+def _shape_text(shape: tuple[int | None, ...]) -> str:
+    sizes = ["any" if n is None else str(n) for n in shape]
+    return "(" + ", ".join(sizes) + ("," if len(sizes) == 1 else "") + ")"
+
+
+def _kind_of(tensor: Any) -> str:
+    if tensor.is_floating_point():
+        return "floating"
+    if tensor.is_complex():
+        return "complex"
+    return "bool" if str(tensor.dtype) == "torch.bool" else "integer"
+
+
+_KIND_LABELS = {"floating": "a floating-point", "integer": "an integer", "bool": "a bool"}
+
+
+def expect_tensor(
+    value: Any, what: str, shape: tuple[int | None, ...] | None = None, kind: str | None = None
+) -> Any:
+    """Check that ``value`` is a ``torch.Tensor`` of ``shape`` and ``kind``; return it, detached.
+
+    ``shape`` may hold None for a size that does not matter; ``kind`` is ``"floating"``,
+    ``"integer"`` or ``"bool"``. A failed check raises ``AssertionError`` naming ``what``
+    (e.g. ``"model(X)"``) and what was found, so a wrong result fails the test with a message
+    instead of breaking the comparison after it. In the grader, tensors from the student's
+    kernel arrive as plain tensors (data, no gradient); anything else arrives as a proxy and
+    fails here.
+    """
+    import torch
+
+    if not isinstance(value, torch.Tensor):
+        raise AssertionError(f"{what} should be a torch.Tensor, got {describe(value)}")
+    tensor = torch.Tensor.as_subclass(value.detach(), torch.Tensor)
+    if shape is not None:
+        found = tuple(tensor.shape)
+        if len(found) != len(shape) or any(
+            n is not None and n != m for n, m in zip(shape, found, strict=True)
+        ):
+            raise AssertionError(
+                f"{what} has shape {found}, expected {_shape_text(tuple(shape))}"
+            )
+    if kind is not None and _kind_of(tensor) != kind:
+        raise AssertionError(
+            f"{what} is a {str(tensor.dtype).removeprefix('torch.')} tensor, "
+            f"expected {_KIND_LABELS[kind]} tensor"
+        )
+    return tensor
+
+
+def state_dict_size(state: Any, what: str = "model.state_dict()") -> int:
+    """Number of values in a ``state_dict``: every element of every tensor in it.
+
+    In the grader, ``model.state_dict()`` comes back from the kernel as a plain dict of tensors,
+    so the count is taken here from the data, whatever the model's ``parameters()`` claim.
+    Raises ``AssertionError`` when ``state`` is not a dict of str -> tensor.
+    """
+    import torch
+
+    if not isinstance(state, dict):
+        raise AssertionError(f"{what} should be a dict of tensors, got {describe(state)}")
+    total = 0
+    for key, value in state.items():
+        if not isinstance(key, str):
+            raise AssertionError(f"{what} should map names to tensors; a key is {describe(key)}")
+        if not isinstance(value, torch.Tensor):
+            raise AssertionError(
+                f"{what} should map names to tensors; {key[:80]!r} maps to {describe(value)}"
+            )
+        total += int(value.numel())
+    return total

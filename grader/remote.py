@@ -41,7 +41,7 @@ from jupyter_client.blocking import BlockingKernelClient
 
 from grader import notebook_checks, wire
 from grader.hidden import SEEDED_NAMES, free_names
-from grader.kernel_side import CALLBACK_PROMPT, COMM_TARGET, MEMORY_ERRORS
+from grader.kernel_side import CALLBACK_PROMPT, COMM_TARGET, is_memory_error
 
 # What every hidden region finds without importing it.
 SEEDED = {"np": np, "math": math}
@@ -323,7 +323,7 @@ class RemoteSession:
         self.channel = channel
         self.deadline = deadline
         self.ident = f"{os.getpid()}-{next(_SESSIONS)}"
-        self.table = wire.ArrayTable("h")
+        self.table = wire.ArrayTable("h", import_torch=True)  # tensors arrive as tensors
         self.refs: dict[int, RemoteRef] = {}
         self.callbacks: dict[int, Callable[..., Any]] = {}
         self.callback_numbers: dict[int, int] = {}
@@ -397,7 +397,7 @@ class RemoteSession:
             raise ProtocolError("the student's kernel sent an unusable error")
         name = str(error.get("type", "Error"))[:100]
         message = str(error.get("message", ""))[:2000]
-        if error.get("memory") is True or name in MEMORY_ERRORS:
+        if error.get("memory") is True or is_memory_error(name, message):
             self.stopped = RemoteOutOfMemory("out of memory")
             raise self.stopped
         if name == "DelegationError":

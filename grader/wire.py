@@ -15,16 +15,35 @@ Tree nodes (JSON):
 - ``{"a": token, "ro": bool}`` an array; its content travels as member ``token`` whenever it is
   new or changed (see :class:`ArrayTable`), so both sides keep one array per token and in-place
   changes on either side reach the other at the next message;
+- ``{"a": token, "ro": false, "torch": dtype}`` a PyTorch tensor: an array node whose member
+  holds the tensor's data, marked so that it arrives as a ``torch.Tensor`` of that dtype (see
+  "Tensors" below);
 - ``{"s": key}`` a numpy scalar (a 0-d member);
 - ``{"r": id, ...}`` an object that stays in the kernel (a function, a cache, a model);
 - ``{"cb": id, "name": ...}`` a function of the trusted side that the kernel may call back;
 - ``{"m": name}`` a module, by name.
+
+Tensors. A CPU tensor of a dtype numpy has (float16/32/64, complex64/128, uint8, int8/16/32/64,
+bool) crosses as a numpy view of its memory, so it keeps its dtype, shape and identity like an
+array, and in-place changes travel both ways; bfloat16 travels as float32 (exactly) and is cast
+back. What arrives is always a plain ``torch.Tensor`` without gradient: ``requires_grad`` and the
+autograd graph stay behind, a ``Parameter`` or any other subclass (also one that overrides
+``__torch_function__`` or ``__eq__``) arrives as a plain tensor holding its data. A tensor on
+another device (CUDA, MPS) crosses as a copy on the CPU: what arrives is a CPU tensor, and
+in-place changes of the device tensor made after it crossed are not seen. Tensors without
+plain data (sparse, quantized, nested, meta) or of other dtypes are refused with a message
+saying how to convert them. Neither side imports torch for this: a value can only be a tensor
+if torch is loaded already. A side that receives a tensor needs torch: the trusted side imports
+it then (:class:`ArrayTable` with ``import_torch=True``), the student's kernel refuses the value
+unless the notebook has imported torch itself.
 """
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
+import sys
 import zipfile
 from collections.abc import Callable
 from typing import Any
@@ -84,6 +103,59 @@ def unpack(data: bytes) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     return meta, arrays
 
 
+# Tensor dtypes that cross, by name; each travels as the numpy dtype of the same name, except
+# bfloat16 (numpy has none), which travels as float32 and is cast back on arrival.
+TENSOR_DTYPES = (
+    "float16", "bfloat16", "float32", "float64", "complex64", "complex128",
+    "uint8", "int8", "int16", "int32", "int64", "bool",
+)
+
+
+def _tensor_type() -> type | None:
+    """``torch.Tensor`` if this process has imported torch, else None (never imports it)."""
+    torch = sys.modules.get("torch")
+    tensor = getattr(torch, "Tensor", None) if torch is not None else None
+    return tensor if isinstance(tensor, type) else None
+
+
+def tensor_data(tensor: Any) -> tuple[np.ndarray, str]:
+    """The data of a tensor as a numpy array (a view of its memory where possible) + dtype name.
+
+    Gradients are dropped, a subclass is read as a plain tensor (its ``__torch_function__`` is
+    not consulted), a tensor on another device is copied to the CPU. Raises :class:`WireError`
+    for tensors without plain data or of a dtype that cannot cross.
+    """
+    torch = sys.modules["torch"]
+    try:
+        # A subclass's __torch_function__ would answer even .dtype; read the plain tensor.
+        with torch._C.DisableTorchFunctionSubclass():
+            plain = torch.Tensor.detach(tensor)
+    except Exception as exc:
+        raise WireError(f"the tensor cannot be read ({type(exc).__name__}: {exc})") from exc
+    name = str(plain.dtype).removeprefix("torch.")
+    if name not in TENSOR_DTYPES:
+        raise WireError(
+            f"a torch.{name} tensor cannot cross to the other side; convert it first "
+            "(for instance with .float() or .long())"
+        )
+    if plain.layout != torch.strided or plain.is_quantized or plain.is_nested:
+        raise WireError(
+            f"a tensor with layout {plain.layout} cannot cross to the other side; convert it "
+            "to a dense tensor first (.to_dense() or .dequantize())"
+        )
+    if plain.device.type == "meta":
+        raise WireError("a tensor on the meta device has no data to send")
+    try:
+        if name == "bfloat16":
+            plain = plain.float()
+        array = plain.numpy(force=True)  # on the CPU, no conj/neg bits; shares memory if it can
+    except Exception as exc:
+        raise WireError(f"the tensor's data cannot be read ({type(exc).__name__}: {exc})") from exc
+    if type(array) is not np.ndarray or array.dtype.hasobject:
+        raise WireError("the tensor's data is not a plain array")
+    return array, name
+
+
 class ArrayTable:
     """The arrays one side has sent or received, by token, with a snapshot of each.
 
@@ -91,25 +163,86 @@ class ArrayTable:
     again reuses its token. :meth:`changed` lists the tokens whose array differs from the
     snapshot taken when it last crossed, so every message can carry the in-place changes made
     since the previous one.
+
+    A tensor gets a token too: its array is a view of the tensor's memory (the sending side) or
+    the memory a received tensor is built on (the receiving side), so tensors keep their
+    identity and in-place changes exactly as arrays do. ``import_torch`` says whether this side
+    may import torch to build a tensor that arrives (the trusted side) or needs the notebook to
+    have imported it (the student's kernel, which must not pay for torch it does not use).
     """
 
-    def __init__(self, prefix: str) -> None:
+    def __init__(self, prefix: str, import_torch: bool = False) -> None:
         self.prefix = prefix
+        self.import_torch = import_torch
         self.arrays: dict[str, np.ndarray] = {}
         self.snapshots: dict[str, bytes] = {}
         self.shapes: dict[str, tuple[tuple[int, ...], str]] = {}
         self.tokens: dict[int, str] = {}  # id(array) -> token; the table keeps arrays alive
+        # token -> (tensor, array it was built on or read from, dtype name); id(tensor) -> token
+        self.tensors: dict[str, tuple[Any, np.ndarray, str]] = {}
+        self.tensor_tokens: dict[int, str] = {}
         self._count = 0
+
+    def _new_token(self) -> str:
+        self._count += 1
+        return f"{self.prefix}{self._count}"
 
     def token_of(self, array: np.ndarray) -> tuple[str, bool]:
         """(token, is_new) for ``array``."""
         token = self.tokens.get(id(array))
         if token is not None and self.arrays[token] is array:
             return token, False
-        self._count += 1
-        token = f"{self.prefix}{self._count}"
+        token = self._new_token()
         self.adopt(token, array)
         return token, True
+
+    def tensor_token(self, tensor: Any) -> tuple[str, str]:
+        """(token, dtype name) for a tensor to send; its data is tracked like an array's."""
+        token = self.tensor_tokens.get(id(tensor))
+        if token is not None:
+            known, array, name = self.tensors[token]
+            if known is tensor and self.arrays.get(token) is array:
+                return token, name
+        array, name = tensor_data(tensor)
+        token = self._new_token()
+        self.adopt(token, array)
+        self._remember_tensor(token, tensor, array, name)
+        return token, name
+
+    def _remember_tensor(self, token: str, tensor: Any, array: np.ndarray, name: str) -> None:
+        old = self.tensors.get(token)
+        if old is not None:
+            self.tensor_tokens.pop(id(old[0]), None)
+        self.tensors[token] = (tensor, array, name)
+        self.tensor_tokens[id(tensor)] = token
+
+    def tensor_at(self, token: str, name: str) -> Any:
+        """The tensor behind ``token`` (received as dtype ``name``), built on its array."""
+        if name not in TENSOR_DTYPES:
+            raise WireError(f"unknown tensor dtype {str(name)[:40]!r}")
+        array = self.arrays[token]
+        expected = "float32" if name == "bfloat16" else name
+        if array.dtype != np.dtype(expected):
+            raise WireError(f"a {name} tensor arrived with {array.dtype} data")
+        known = self.tensors.get(token)
+        if known is not None:
+            tensor, source, known_name = known
+            if source is array and known_name == name and tuple(tensor.shape) == array.shape:
+                return tensor
+        torch = sys.modules.get("torch")
+        if torch is None:
+            if not self.import_torch:
+                raise WireError(
+                    "a torch tensor arrived, but this notebook has not imported torch"
+                )
+            torch = importlib.import_module("torch")
+        if not array.flags.writeable:
+            array = np.array(array, copy=True)  # a tensor cannot be read-only; keep ours intact
+        tensor = torch.from_numpy(array)
+        if name == "bfloat16":
+            tensor = tensor.to(torch.bfloat16)
+        self._remember_tensor(token, tensor, self.arrays[token], name)
+        return tensor
 
     def adopt(self, token: str, array: np.ndarray) -> None:
         """Record ``array`` under ``token`` (a new array from the other side, or our own)."""
@@ -234,6 +367,11 @@ class Encoder:
                     for k, v in dict.items(value)
                 ]
             }
+        tensor = _tensor_type()  # only where torch is loaded already
+        if tensor is not None and isinstance(value, tensor):
+            token, name = self.table.tensor_token(value)
+            self.arrays[token] = self.table.arrays[token]
+            return {"a": token, "ro": False, "torch": name}
         return self.other(value)
 
     def finish(self) -> dict[str, np.ndarray]:
@@ -287,10 +425,13 @@ class Decoder:
             raise WireError(f"unexpected node {str(node)[:80]!r}")
         if "a" in node:
             token = node["a"]
+            tensor = node.get("torch")
             if isinstance(token, str) and token[:1] in ("h", "k"):
-                self._take(token, bool(node.get("ro")))
+                self._take(token, bool(node.get("ro")) and tensor is None)
             if not isinstance(token, str) or token not in self.table.arrays:
                 raise WireError(f"unknown array token {str(token)[:40]!r}")
+            if tensor is not None:
+                return self.table.tensor_at(token, str(tensor))
             return self.table.arrays[token]
         if "s" in node or "b" in node:
             key = node.get("s", node.get("b"))

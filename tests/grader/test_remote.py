@@ -90,19 +90,26 @@ def die():
 class Student:
     """A sandboxed kernel with the student code above, and a channel to it."""
 
-    def __init__(self) -> None:
+    def __init__(self, code: str = STUDENT) -> None:
         self.kernel = Kernel(SETTINGS)
         self.client = BlockingKernelClient()
         self.client.load_connection_info(self.kernel.km.get_connection_info(session=False))
-        self.client.start_channels()
+        self.client.start_channels(hb=False)  # the kernel may boot slower than the 1 s heartbeat
         self.client.wait_for_ready(timeout=60)
-        reply = self.client.execute_interactive(STUDENT, timeout=60, output_hook=lambda m: None)
+        reply = self.client.execute_interactive(code, timeout=60, output_hook=lambda m: None)
         assert reply["content"]["status"] == "ok", reply["content"]
         info = self.kernel.km.get_connection_info(session=False)
         self.channel = Channel(info, self.kernel.inbox, self.kernel.outbox, self.kernel.alive)
 
     def hidden(self, code: str, seconds: float = 30):
         return run_hidden(code, self.channel, time.monotonic() + seconds)
+
+    def kernel_value(self, expression: str) -> str:
+        """repr of an expression evaluated in the kernel, outside of any hidden test."""
+        reply = self.client.execute_interactive(
+            "", user_expressions={"v": expression}, timeout=30, output_hook=lambda m: None
+        )
+        return reply["content"]["user_expressions"]["v"]["data"]["text/plain"]
 
     def close(self) -> None:
         self.channel.close()
@@ -292,8 +299,254 @@ def test_a_long_temporary_folder_still_gives_usable_socket_paths(tmp_path, monke
         assert len(str(kernel.runtime / "kernel-1")) < 100
         client = BlockingKernelClient()
         client.load_connection_info(kernel.km.get_connection_info(session=False))
-        client.start_channels()
+        client.start_channels(hb=False)  # the kernel may boot slower than the 1 s heartbeat
         client.wait_for_ready(timeout=60)
         client.stop_channels()
     finally:
         kernel.discard()
+
+
+# --- PyTorch: tensors cross as data, modules stay in the kernel --------------------------------
+
+TORCH_STUDENT = '''
+import torch
+from torch import nn
+
+class TinyNet(nn.Module):
+    """Scores = 5 * the first three features: its predictions are the argmax of those."""
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+        with torch.no_grad():
+            self.fc.weight.copy_(5 * torch.eye(3, 4))
+            self.fc.bias.zero_()
+    def forward(self, x):
+        return self.fc(x)
+
+class Modest(TinyNet):
+    """Claims to have no parameters at all."""
+    def parameters(self, recurse=True):
+        return iter([])
+
+net = TinyNet()
+modest = Modest()
+optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+loader = torch.utils.data.DataLoader(
+    torch.utils.data.TensorDataset(torch.arange(10.0).reshape(5, 2), torch.arange(5)), batch_size=2
+)
+
+class Sneaky(torch.Tensor):
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        if func is torch.Tensor.__eq__:
+            return torch.ones((), dtype=torch.bool)
+        return super().__torch_function__(func, types, args, kwargs)
+    def __eq__(self, other):
+        return True
+
+def sneaky_scores(x):
+    return torch.zeros(len(x), 3).as_subclass(Sneaky)
+
+def describe_tensor(t):
+    return type(t).__name__, str(t.dtype), tuple(t.shape), t.requires_grad
+
+def add_one_(t):
+    t.add_(1)
+
+def same(t):
+    return t
+
+def with_grad():
+    w = torch.ones(3, requires_grad=True)
+    return w * 2, nn.Parameter(torch.full((2,), 3.0))
+
+def on_meta():
+    return torch.ones(2, device="meta")
+
+def sparse():
+    return torch.ones(2).to_sparse()
+
+def torch_hog(x):
+    return torch.empty(2**33, dtype=torch.uint8)
+
+def my_softplus(x):
+    return torch.log1p(torch.exp(x))
+'''
+
+
+@pytest.fixture(scope="module")
+def torch_student():
+    s = Student(TORCH_STUDENT)
+    yield s
+    s.close()
+
+
+def test_tensors_cross_both_ways_with_dtype_shape_and_type(torch_student):
+    error, printed = torch_student.hidden(
+        "import torch\n"
+        "_values = [torch.rand(2, 3), torch.rand(4, dtype=torch.float64), torch.arange(6),\n"
+        "           torch.tensor([True, False]), torch.zeros(()), torch.ones(2, 0, 3),\n"
+        "           torch.arange(12.0).reshape(3, 4).T,\n"
+        "           torch.full((2,), 1.5, dtype=torch.bfloat16)]\n"
+        "for _t in _values:\n"
+        "    _kind = describe_tensor(_t)\n"
+        "    assert _kind == ('Tensor', str(_t.dtype), tuple(_t.shape), False), _kind\n"
+        "    _back = same(_t)\n"
+        "    assert _back is _t  # the same tensor object comes back\n"
+        "_copy = [same(_t.clone()) for _t in _values]\n"
+        "for _t, _c in zip(_values, _copy):\n"
+        "    assert type(_c) is torch.Tensor and _c.dtype == _t.dtype and torch.equal(_c, _t)\n"
+        "print('ok')\n"
+    )
+    assert error is None, error
+    assert printed == "ok\n"
+
+
+def test_in_place_changes_of_tensors_travel_back(torch_student):
+    error, _ = torch_student.hidden(
+        "import torch\n"
+        "_x = torch.zeros(3)\n"
+        "add_one_(_x)\n"
+        "assert torch.equal(_x, torch.ones(3)), _x\n"
+    )
+    assert error is None, error
+
+
+def test_gradients_and_subclasses_stay_behind(torch_student):
+    error, _ = torch_student.hidden(
+        "import torch\n"
+        "_w, _p = with_grad()\n"
+        "assert type(_w) is torch.Tensor and not _w.requires_grad and _w.grad_fn is None\n"
+        "assert type(_p) is torch.Tensor and not _p.requires_grad\n"
+        "assert torch.equal(_w, torch.full((3,), 2.0)) and torch.equal(_p, torch.full((2,), 3.0))\n"
+        "_s = sneaky_scores(torch.zeros(4, 4))\n"
+        "assert type(_s) is torch.Tensor\n"
+        "assert not torch.equal(_s, torch.ones(4, 3)) and not bool((_s == 1).all())\n"
+    )
+    assert error is None, error
+
+
+def test_tensors_without_plain_data_are_refused_with_a_message(torch_student):
+    error, _ = torch_student.hidden("on_meta()")
+    assert isinstance(error, RemoteError) and "meta device has no data" in str(error)
+    error, _ = torch_student.hidden("sparse()")
+    assert isinstance(error, RemoteError) and ".to_dense()" in str(error)
+
+
+def test_a_model_predicts_hidden_inputs_and_the_grader_scores_them(torch_student):
+    # The labels stay here: the kernel sees inputs only, the accuracy is computed here.
+    error, printed = torch_student.hidden(
+        "import torch\n"
+        "from grader.notebook_checks import expect_tensor\n"
+        "_rng = np.random.default_rng()\n"
+        "_X = _rng.standard_normal((50, 4)).astype(np.float32)\n"
+        "_y = _X[:, :3].argmax(axis=1)\n"
+        "net.eval()\n"
+        "_scores = expect_tensor(net(torch.as_tensor(_X)), 'net(X)', shape=(50, 3), "
+        "kind='floating')\n"
+        "_accuracy = float((_scores.argmax(dim=1).numpy() == _y).mean())\n"
+        "_mse = float(((_scores - 5 * torch.as_tensor(_X[:, :3])) ** 2).mean())\n"
+        "assert _accuracy == 1.0 and _mse < 1e-10, (_accuracy, _mse)\n"
+        "assert not net.training\n"
+        "print('accuracy', _accuracy)\n"
+    )
+    assert error is None, error
+    assert printed == "accuracy 1.0\n"
+    assert torch_student.kernel_value("'_y' in globals() or '_X' in globals()") == "False"
+
+
+def test_parameters_are_counted_from_the_state_dict(torch_student):
+    error, printed = torch_student.hidden(
+        "import torch\n"
+        "from grader.notebook_checks import state_dict_size\n"
+        "_state = modest.state_dict()\n"
+        "assert type(_state) is dict and sorted(_state) == ['fc.bias', 'fc.weight']\n"
+        "assert all(type(_v) is torch.Tensor for _v in _state.values())\n"
+        "print(state_dict_size(_state), sum(1 for _ in modest.parameters()))\n"
+    )
+    assert error is None, error
+    assert printed == "15 0\n"  # 3 x 4 weights + 3 biases, although parameters() says none
+
+
+def test_optimisers_loaders_and_modules_stay_in_the_kernel_as_proxies(torch_student):
+    error, _ = torch_student.hidden(
+        "import torch\n"
+        "assert not isinstance(net, torch.nn.Module) and not isinstance(optimizer, dict)\n"
+        "assert optimizer.param_groups[0]['lr'] == 0.1\n"
+        "assert len(loader) == 3\n"
+        "_batches = list(loader)\n"
+        "assert [tuple(_xb.shape) for _xb, _ in _batches] == [(2, 2), (2, 2), (1, 2)]\n"
+        "assert torch.equal(torch.cat([_yb for _, _yb in _batches]), torch.arange(5))\n"
+        "assert net.fc.weight.shape == (3, 4) and type(net.fc.weight) is torch.Tensor\n"
+        "assert net.eval() is net  # Module.eval returns the module itself: the same proxy\n"
+    )
+    assert error is None, error
+
+
+def test_wrong_results_fail_with_a_clear_message(torch_student):
+    for code, message in [
+        ("expect_tensor(net(torch.zeros(5, 4)), 'net(X)', shape=(5, 10))",
+         "net(X) has shape (5, 3), expected (5, 10)"),
+        ("expect_tensor(net(torch.zeros(5, 4)).long(), 'net(X)', kind='floating')",
+         "net(X) is a int64 tensor, expected a floating-point tensor"),
+        ("expect_tensor(net, 'net')", "net should be a torch.Tensor, got a TinyNet object"),
+        ("from grader.notebook_checks import state_dict_size\nstate_dict_size(net.fc)",
+         "model.state_dict() should be a dict of tensors, got a Linear object"),
+    ]:
+        error, _ = torch_student.hidden(
+            "import torch\nfrom grader.notebook_checks import expect_tensor\n" + code
+        )
+        assert isinstance(error, AssertionError) and str(error) == message, (code, error)
+
+
+def test_torch_is_blocked_unless_the_exercise_allows_it(torch_student):
+    error, _ = torch_student.hidden(
+        "import torch\n"
+        "from grader.notebook_checks import call_own, own\n"
+        "_x = torch.linspace(-3, 3, 7)\n"
+        "_y = own(my_softplus, allow=('torch',))(_x)\n"
+        "assert torch.allclose(_y, torch.nn.functional.softplus(_x))\n"
+        "call_own(my_softplus, _x)\n"
+    )
+    assert isinstance(error, DelegationError) and "torch" in str(error)
+
+
+def test_an_allocation_torch_refuses_is_out_of_memory(torch_student):
+    with pytest.raises(RemoteOutOfMemory):
+        torch_student.hidden("import torch\ntorch_hog(torch.zeros(1))")
+
+
+def test_numpy_kernels_never_load_torch(student):
+    error, _ = student.hidden("double(np.ones(2))")
+    assert error is None
+    assert student.kernel_value("'torch' in __import__('sys').modules") == "False"
+    error, _ = student.hidden("import torch\ndouble(torch.ones(2))")
+    assert isinstance(error, RemoteError)
+    assert "a torch tensor arrived, but this notebook has not imported torch" in str(error)
+    assert student.kernel_value("'torch' in __import__('sys').modules") == "False"
+
+
+def test_the_grader_imports_torch_only_when_a_tensor_arrives():
+    script = (
+        "import sys\n"
+        "import grader.autograde, grader.cli, grader.execute, grader.remote, grader.wire\n"
+        "import grader.kernel_side, grader.notebook_checks\n"
+        "import numpy as np\n"
+        "from grader import wire\n"
+        "table = wire.ArrayTable('h', import_torch=True)\n"
+        "encoder = wire.Encoder(table, lambda v: {'r': 1})\n"
+        "data = wire.pack({'v': encoder.encode([np.ones(2), 1.5, {'a': (1, 'x')}])},"
+        " encoder.finish())\n"
+        "meta, arrays = wire.unpack(data)\n"
+        "wire.Decoder(wire.ArrayTable('k'), arrays, lambda n: None).decode(meta['v'])\n"
+        "print('torch' in sys.modules)\n"
+        "tensor = {'v': {'a': 'k1', 'ro': False, 'torch': 'float32'}}\n"
+        "decoded = wire.Decoder(table, {'k1': np.ones(2, np.float32)}, None).decode(tensor['v'])\n"
+        "print('torch' in sys.modules, type(decoded).__name__)\n"
+    )
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["False", "True", "Tensor"]

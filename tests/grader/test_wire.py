@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 import zipfile
 
 import numpy as np
@@ -188,3 +189,108 @@ def test_meta_is_json():
     data = wire.pack({"value": {"t": [1, 2.5]}}, {})
     with np.load(io.BytesIO(data), allow_pickle=False) as npz:
         assert json.loads(str(npz["__meta__"])) == {"value": {"t": [1, 2.5]}}
+
+
+# --- PyTorch tensors -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def torch():
+    return pytest.importorskip("torch")
+
+
+def test_tensors_keep_dtype_shape_and_values(torch):
+    values = [torch.rand(2, 3), torch.rand(4, dtype=torch.float64), torch.arange(-3, 3),
+              torch.tensor([True, False]), torch.tensor(2.5), torch.zeros(2, 0, 3),
+              torch.arange(12.0).reshape(3, 4).T, torch.rand(3, dtype=torch.float16),
+              torch.arange(4, dtype=torch.uint8), torch.tensor([1 + 2j]).conj()]
+    back = roundtrip(values)
+    for original, received in zip(values, back, strict=True):
+        assert type(received) is torch.Tensor
+        assert received.dtype == original.dtype and received.shape == original.shape
+        assert torch.equal(received, original.resolve_conj())
+
+
+def test_bfloat16_travels_exactly(torch):
+    x = torch.randn(5).to(torch.bfloat16)
+    back = roundtrip(x)
+    assert back.dtype == torch.bfloat16 and torch.equal(back, x)
+
+
+def test_gradients_and_subclasses_are_dropped(torch):
+    class Sneaky(torch.Tensor):
+        @classmethod
+        def __torch_function__(cls, func, types, args=(), kwargs=None):
+            raise RuntimeError("every torch function fails on this tensor")
+
+        def __eq__(self, other):
+            return True
+
+    leaf = torch.ones(3, requires_grad=True)
+    values = [leaf * 2, torch.nn.Parameter(torch.ones(2)), torch.arange(3.0).as_subclass(Sneaky)]
+    back = roundtrip(values)
+    assert all(type(t) is torch.Tensor and not t.requires_grad for t in back)
+    assert torch.equal(back[0], torch.full((3,), 2.0))
+    assert torch.equal(back[2], torch.arange(3.0))
+    assert not (back[2] == 5).any()
+
+
+def test_in_place_changes_of_tensors_travel_both_ways(torch):
+    trusted, kernel = Side("h"), Side("k")
+    x = torch.zeros(4)
+    received = kernel.receive(trusted.send((x, x)))
+    assert received[0] is received[1]
+    received[0].add_(1)  # the student's code changes its input in place
+    trusted.receive(kernel.send(None))
+    assert torch.equal(x, torch.ones(4))
+    x[2] = 7.0
+    kernel.receive(trusted.send(None))
+    assert received[0][2] == 7.0
+    assert trusted.receive(kernel.send(received[0])) is x  # the original object comes back
+
+
+def test_a_state_dict_arrives_as_a_plain_dict_of_tensors(torch):
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
+    back = roundtrip(model.state_dict())
+    assert type(back) is dict and list(back) == list(model.state_dict())
+    assert all(type(t) is torch.Tensor for t in back.values())
+    assert back["1.num_batches_tracked"].dtype == torch.int64
+    assert torch.equal(back["0.weight"], model[0].weight.detach())
+
+
+def test_modules_and_other_torch_objects_are_references(torch):
+    model = torch.nn.Linear(2, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    back = roundtrip([model, optimizer, torch.float32])
+    assert back == [("ref", id(model)), ("ref", id(optimizer)), ("ref", id(torch.float32))]
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda torch: torch.ones(2).to_sparse(), "to_dense"),
+    (lambda torch: torch.ones(2, device="meta"), "meta device has no data"),
+    (lambda torch: torch.ones(2, dtype=torch.uint16), "torch.uint16 tensor cannot cross"),
+])
+def test_tensors_without_plain_data_are_refused(torch, make, message):
+    with pytest.raises(wire.WireError, match=message):
+        Side("h").send(make(torch))
+
+
+@pytest.mark.parametrize("node", [
+    {"a": "k1", "ro": False, "torch": "object"},  # not a tensor dtype
+    {"a": "k1", "ro": False, "torch": "int64"},  # the data is float32
+])
+def test_malformed_tensor_nodes_are_refused(torch, node):
+    data = wire.pack({"value": node}, {"k1": np.zeros(2, np.float32)})
+    with pytest.raises(wire.WireError, match="dtype|data"):
+        Side("h").receive(data)
+
+
+def test_a_side_that_may_not_import_torch_refuses_tensors(torch, monkeypatch):
+    data = Side("h").send(torch.ones(2))
+    monkeypatch.delitem(sys.modules, "torch")
+    with pytest.raises(wire.WireError, match="has not imported torch"):
+        Side("k").receive(data)
+    trusted = Side("k")
+    trusted.table.import_torch = True
+    monkeypatch.setitem(sys.modules, "torch", torch)  # import_module finds it loaded
+    assert type(trusted.receive(data)) is torch.Tensor
