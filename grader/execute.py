@@ -32,7 +32,7 @@ from traitlets import Float, Integer
 
 from grader.hidden import has_hidden_tests, split_regions
 from grader.integrity import is_test_cell
-from grader.kernel_side import MEMORY_ERRORS
+from grader.kernel_side import is_memory_error
 from grader.kernels import POOL, KernelSettings
 from grader.remote import Channel, RemoteDied, RemoteOutOfMemory, RemoteTimeout, run_hidden
 from grader.sandbox import Limits
@@ -234,8 +234,8 @@ class SandboxedExecute(Execute):
             except RemoteOutOfMemory:
                 outcome = self._out_of_memory()
             else:
-                errors = {o.get("ename") for o in cell.outputs if o.get("output_type") == "error"}
-                if not errors & set(MEMORY_ERRORS):
+                if not any(is_memory_error(str(o.get("ename")), str(o.get("evalue")))
+                           for o in cell.outputs if o.get("output_type") == "error"):
                     continue
                 return self._out_of_memory(), index + 1
             cell.outputs.append(_stop_output(outcome["reason"]))
