@@ -73,3 +73,44 @@ def lost(tests: dict[str, dict]) -> dict[str, str | None]:
 
 def total(tests: dict[str, dict]) -> float:
     return sum(t["score"] for t in tests.values())
+
+
+def edits(changes: list[tuple[str, str]]):
+    """A ``rewrite`` applying several ``sub(old, new)`` replacements in order."""
+
+    def rewrite(source: str) -> str:
+        for old, new in changes:
+            source = sub(old, new)(source)
+        return source
+
+    return rewrite
+
+
+def grade_class(tmp_path: Path, exercise: str, notebook: str, other_style: dict[str, str],
+                mistakes: dict[str, tuple[dict[str, list[tuple[str, str]]], set[str]]],
+                partial: dict[str, tuple[list[str], float]]) -> dict[tuple[str, str], dict]:
+    """Grade, in one CLI run, a correct solution in another style, classic mistakes and partial
+    hand-ins, and assert the rules every exercise obeys.
+
+    ``other_style`` maps answer cells to replacement code (it must lose nothing); ``mistakes``
+    maps a student to (answer cell -> [(old, new), ...] edits of the solution, the exact set of
+    tests that must lose points); ``partial`` maps a student to (answer cells solved, exact
+    score). Returns what :func:`grade_hand_ins` returns, for checks of the messages.
+    """
+    hand_ins = {("other_style", exercise, notebook): student_version(
+        REPO, exercise, notebook,
+        rewrite={cell: (lambda _s, code=code: code) for cell, code in other_style.items()})}
+    for student, (rewrites, _) in mistakes.items():
+        hand_ins[(student, exercise, notebook)] = student_version(
+            REPO, exercise, notebook, rewrite={cell: edits(c) for cell, c in rewrites.items()})
+    for student, (solved, _) in partial.items():
+        hand_ins[(student, exercise, notebook)] = student_version(REPO, exercise, notebook, solved)
+    results = grade_hand_ins(tmp_path, hand_ins, exercise=exercise)
+    assert lost(results[("other_style", exercise)]) == {}
+    for student, (_, expected) in mistakes.items():
+        failed = lost(results[(student, exercise)])
+        assert set(failed) == expected, (student, failed)
+    for student, (_, score) in partial.items():
+        assert total(results[(student, exercise)]) == score, (
+            student, lost(results[(student, exercise)]))
+    return results

@@ -2,8 +2,7 @@
 
 import pytest
 
-from grader.sample import student_version
-from tests.exercises.conftest import REPO, grade_hand_ins, lost, sub, total
+from tests.exercises.conftest import grade_class, lost
 
 pytestmark = pytest.mark.ex04
 
@@ -109,31 +108,9 @@ PARTIAL = {
 }
 
 
-def _edits(changes):
-    def rewrite(source):
-        for old, new in changes:
-            source = sub(old, new)(source)
-        return source
-
-    return rewrite
-
-
 def test_partial_credit_other_styles_and_classic_mistakes(tmp_path):
-    hand_ins = {("other_style", EX, NB): student_version(REPO, EX, NB, rewrite={
-        cell: (lambda _s, code=code: code) for cell, code in OTHER_STYLE.items()})}
-    for student, (rewrites, _) in MISTAKES.items():
-        hand_ins[(student, EX, NB)] = student_version(
-            REPO, EX, NB, rewrite={cell: _edits(c) for cell, c in rewrites.items()})
-    for student, (solved, _) in PARTIAL.items():
-        hand_ins[(student, EX, NB)] = student_version(REPO, EX, NB, solved)
-    results = grade_hand_ins(tmp_path, hand_ins, exercise=EX)
-    assert lost(results[("other_style", EX)]) == {}
-    for student, (_, expected) in MISTAKES.items():
-        failed = lost(results[(student, EX)])
-        assert set(failed) == expected, (student, failed)
+    results = grade_class(tmp_path, EX, NB, OTHER_STYLE, MISTAKES, PARTIAL)
     assert lost(results[("writes_y_hat", EX)])["test_mse_loss"] == (
         "AssertionError: mse_loss modified its inputs in place")
     assert lost(results[("textbook_sigmoid", EX)])["test_predict_proba_stable"].startswith(
         "FloatingPointError: overflow")
-    for student, (_, score) in PARTIAL.items():
-        assert total(results[(student, EX)]) == score, (student, lost(results[(student, EX)]))
