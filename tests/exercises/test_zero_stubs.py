@@ -11,6 +11,7 @@ import pytest
 from grader.sample import student_version
 from grader.sample import test_ids as graded_cells
 from tests.exercises.conftest import REPO, grade_hand_ins, lost, total
+from tests.grader.test_hostile import ZERO_ANSWERS
 
 pytestmark = pytest.mark.fairness
 
@@ -48,25 +49,7 @@ STUBS = {
         "two_layer_numerical_gradient": "def two_layer_numerical_gradient(x, y, theta):\n"
                                         "    return np.zeros(4)\n",
     },
-    "ex03_layers": {
-        "affine_forward": "def affine_forward(x, w, b):\n"
-                          "    return np.zeros((x.shape[0], w.shape[1])), (x, w)\n",
-        "affine_backward": "def affine_backward(dout, cache):\n"
-                           "    x, w = cache\n"
-                           "    return np.zeros(x.shape), np.zeros(w.shape), np.zeros(w.shape[1])"
-                           "\n",
-        "affine_relu": "def affine_relu_forward(x, w, b):\n"
-                       "    return np.zeros((x.shape[0], w.shape[1])), (x, w)\n\n\n"
-                       "def affine_relu_backward(dout, cache):\n"
-                       "    x, w = cache\n"
-                       "    return np.zeros(x.shape), np.zeros(w.shape), np.zeros(w.shape[1])\n",
-        **{
-            cell: f"def {cell}_forward(x{extra}):\n    return np.zeros(x.shape), x\n\n\n"
-                  f"def {cell}_backward(dout, cache):\n    return np.zeros(cache.shape)\n"
-            for cell, extra in [("relu", ""), ("sigmoid", ""), ("tanh", ""),
-                                ("leaky_relu", ", negative_slope=0.01")]
-        },
-    },
+    "ex03_layers": ZERO_ANSWERS,  # the hostile suite measures its attacks against these
     "ex04_losses_logistic_regression": {
         **{
             cell: f"def {cell}(prediction, target):\n"
