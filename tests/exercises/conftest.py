@@ -114,3 +114,14 @@ def grade_class(tmp_path: Path, exercise: str, notebook: str, other_style: dict[
         assert total(results[(student, exercise)]) == score, (
             student, lost(results[(student, exercise)]))
     return results
+
+
+def grade_students(tmp_path: Path, exercise: str, notebook: str, students: dict[str, Any]):
+    """Grade student -> notebook in one CLI run; return per student its tests (grade_id -> entry
+    of report.json), its total score and the set of grade_ids that lost points."""
+    results = grade_hand_ins(
+        tmp_path, {(s, exercise, notebook): nb for s, nb in students.items()}, exercise)
+    tests = {student: results[(student, exercise)] for student in students}
+    scores = {student: total(t) for student, t in tests.items()}
+    losses = {student: set(lost(t)) for student, t in tests.items()}
+    return tests, scores, losses

@@ -7,7 +7,7 @@ that lost points are asserted exactly.
 import pytest
 
 from grader.sample import student_version
-from tests.exercises.conftest import grade_hand_ins, lost, sub, total
+from tests.exercises.conftest import grade_students, lost, sub
 from tests.grader.conftest import REPO
 
 pytestmark = pytest.mark.ex10
@@ -244,11 +244,7 @@ def test_class_of_hand_ins_gets_exact_scores(tmp_path):
                                       "return self.head.bias.expand(len(x), 1)"),
         }),
     }
-    results = grade_hand_ins(
-        tmp_path, {(s, EXERCISE, NOTEBOOK): nb for s, nb in students.items()}, EXERCISE)
-    tests = {student: results[(student, EXERCISE)] for student in students}
-    scores = {student: total(t) for student, t in tests.items()}
-    losses = {student: set(lost(t)) for student, t in tests.items()}
+    tests, scores, losses = grade_students(tmp_path, EXERCISE, NOTEBOOK, students)
     every_test = set(tests["full"])
     assert len(every_test) == 10
 
