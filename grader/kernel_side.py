@@ -185,12 +185,13 @@ def _call(session: _Session, request: dict[str, Any], decoder: wire.Decoder) -> 
                 f"{name} comes from {target.__module__}, not from your notebook: define it yourself"
             )
     prefixes = request.get("block")
+    direct = request.get("block_direct")  # forbid_direct of own(): blocked in the notebook's code
     blocked: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
-    if prefixes is not None:
+    if prefixes is not None or direct:
         namespace = getattr(target, "__globals__", None)
         if not isinstance(namespace, dict):
             namespace = _user_namespace()
-        blocked = _references_blocked(str(name), namespace, tuple(prefixes))
+        blocked = _references_blocked(str(name), namespace, tuple(prefixes or ()), direct)
     errstate = request.get("errstate") or {}
     with blocked, np.errstate(**{k: v for k, v in errstate.items() if k in _ERRSTATE_KEYS}):
         operation = request["op"]

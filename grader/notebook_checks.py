@@ -9,6 +9,13 @@ process (:mod:`grader.remote`) and ``fn`` is a proxy for the student's function:
 the references blocked, happens in the student's kernel. When an instructor runs a solution
 notebook in Jupyter, it runs in that kernel and ``fn`` is the function itself.
 
+Some reference code cannot be blocked module-wide because the library itself needs it (the
+constructor of ``i2dl.nn.Linear`` draws its weights with ``i2dl.nn.init``). ``own(fn,
+forbid_direct={"i2dl.nn.init": "use your own he_init"})`` blocks it only where the student's code
+reaches it: names bound in the notebook's namespace, attributes read from modules bound there,
+and imports the notebook's code makes during the call; the library keeps using it. This catches
+ordinary use, not deliberate evasion (``importlib.import_module``, ``sys.modules``).
+
 PyTorch exercises grade code that is meant to use torch: wrap it with
 ``own(fn, allow=("torch",))``, which still blocks ``i2dl``'s reference implementations. Their
 models, optimisers and loaders are objects, not functions: hidden tests call them directly
@@ -20,10 +27,11 @@ unless one of those two helpers is called.
 
 from __future__ import annotations
 
+import builtins
 import contextvars
 import sys
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -41,6 +49,11 @@ _HIDDEN_MODE: contextvars.ContextVar[bool] = contextvars.ContextVar("i2dl_hidden
 _BLOCK: contextvars.ContextVar[tuple[str, ...] | None] = contextvars.ContextVar(
     "i2dl_block", default=None
 )
+_BLOCK_DIRECT: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
+    "i2dl_block_direct", default=None
+)
+# Said when a ``forbid_direct`` entry comes without advice of its own.
+DEFAULT_ADVICE = "write that part yourself"
 
 
 def enter_hidden_mode() -> contextvars.Token:
@@ -56,6 +69,11 @@ def current_block() -> tuple[str, ...] | None:
     return _BLOCK.get()
 
 
+def current_block_direct() -> dict[str, str] | None:
+    """``forbid_direct`` of the ``own`` call running now (trusted side), or None."""
+    return _BLOCK_DIRECT.get()
+
+
 def _matches(name: str | None, prefixes: tuple[str, ...]) -> bool:
     return bool(name) and any(name == p or name.startswith(p + ".") for p in prefixes)
 
@@ -69,22 +87,35 @@ def _origin(obj: Any) -> str | None:
 
 
 class _Blocked:
-    """Stands in for a forbidden module, function or class: any use raises ``DelegationError``."""
+    """Stands in for a forbidden module, function or class: any use raises ``DelegationError``.
 
-    def __init__(self, what: str, caller: str) -> None:
+    ``advice`` (set for ``forbid_direct`` entries) says what to use instead.
+    """
+
+    def __init__(self, what: str, caller: str, advice: str | None = None) -> None:
         object.__setattr__(self, "_what", what)
         object.__setattr__(self, "_caller", caller)
+        object.__setattr__(self, "_advice", advice)
+
+    def _error(self, what: str) -> DelegationError:
+        if self._advice is None:
+            return DelegationError(
+                f"{self._caller} uses {what}; this exercise grades your own implementation, "
+                "so write it with numpy instead of calling the course's reference or PyTorch"
+            )
+        return DelegationError(
+            f"{self._caller} uses {what}, which this test does not allow in your own code: "
+            f"{self._advice}"
+        )
 
     def _fail(self, *_args: Any, **_kwargs: Any) -> Any:
-        raise DelegationError(
-            f"{self._caller} uses {self._what}; this exercise grades your own implementation, "
-            "so write it with numpy instead of calling the course's reference or PyTorch"
-        )
+        raise self._error(self._what)
 
     __call__ = _fail
 
-    def __getattr__(self, _name: str) -> Any:
-        self._fail()
+    def __getattr__(self, name: str) -> Any:
+        dunder = name.startswith("__") and name.endswith("__")
+        raise self._error(self._what if dunder else f"{self._what}.{name}")
 
 
 class _RefuseImports:
@@ -99,11 +130,188 @@ class _RefuseImports:
             _Blocked(fullname, self.caller)()
 
 
+def _direct_rules(forbid_direct: Mapping[str, str] | tuple[str, ...] | None) -> dict[str, str]:
+    """Check ``forbid_direct`` and return it as dotted path -> advice."""
+    if forbid_direct is None:
+        return {}
+    if isinstance(forbid_direct, str):
+        raise TypeError(
+            f"forbid_direct should be a tuple of dotted names or a dict of dotted name -> advice, "
+            f"got the string {forbid_direct!r}; write ({forbid_direct!r},)"
+        )
+    if isinstance(forbid_direct, Mapping):
+        items = list(forbid_direct.items())
+    else:
+        items = [(name, DEFAULT_ADVICE) for name in forbid_direct]
+    rules: dict[str, str] = {}
+    for name, advice in items:
+        if not isinstance(name, str) or not all(p.isidentifier() for p in name.split(".")):
+            raise ValueError(
+                "forbid_direct names a module or an object by its dotted path, e.g. "
+                f"'i2dl.nn.init' or 'i2dl.optim.StepLR'; got {name!r}"
+            )
+        if not isinstance(advice, str) or not advice.strip():
+            raise ValueError(
+                f"the advice for {name!r} in forbid_direct should say what to use instead, "
+                f"e.g. 'use your own he_init'; got {advice!r}"
+            )
+        rules[name] = advice
+    return rules
+
+
+def _object_paths(value: Any) -> tuple[str, ...]:
+    """Dotted paths of a module, a class and its base classes, or a function (else none).
+
+    Only attributes that these types define themselves are read, so nothing of the student's
+    runs here.
+    """
+    if isinstance(value, types.ModuleType):
+        name = value.__dict__.get("__name__")
+        return (name,) if isinstance(name, str) else ()
+    if isinstance(value, type):
+        if issubclass(value, BaseException):
+            return ()  # exception classes stay usable in `except` clauses
+        return tuple(f"{cls.__module__}.{cls.__qualname__}" for cls in value.__mro__)
+    if isinstance(value, types.MethodType):
+        value = value.__func__
+    if isinstance(value, (types.FunctionType, types.BuiltinFunctionType)):
+        return (f"{value.__module__}.{value.__qualname__}",)
+    return ()
+
+
+class _GuardedModule(types.ModuleType):
+    """The student's view of a module while ``forbid_direct`` is in force.
+
+    Reading an attribute that leads to a forbidden object gives a blocked stand-in, a submodule
+    that may lead to one is itself viewed through a guard, and everything else is the module's
+    own. The module itself is untouched, so library code that uses it keeps working.
+    """
+
+    def __init__(self, module: types.ModuleType, guard: _DirectGuard) -> None:
+        super().__init__(module.__name__, module.__doc__)
+        own_dict = self.__dict__
+        for key in ("__package__", "__loader__", "__spec__"):
+            own_dict[key] = getattr(module, key, None)
+        own_dict["_i2dl_module"] = module
+        own_dict["_i2dl_guard"] = guard
+
+    def __getattr__(self, name: str) -> Any:
+        own_dict = self.__dict__
+        return own_dict["_i2dl_guard"].screen(getattr(own_dict["_i2dl_module"], name))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self.__dict__["_i2dl_module"], name, value)
+
+    def __delattr__(self, name: str) -> None:
+        delattr(self.__dict__["_i2dl_module"], name)
+
+    def __dir__(self) -> list[str]:
+        return dir(self.__dict__["_i2dl_module"])
+
+
+class _DirectGuard:
+    """Blocks ``forbid_direct`` objects where the student's code reaches them, for one call.
+
+    Three ways lead from the notebook's code to an object: a name bound in its namespace
+    (``fn_globals``), an attribute chain from a module bound there, and an import statement it
+    runs during the call (``__import__`` receives the importing code's globals, so the
+    student's imports can be told from the library's). The first is patched, the second goes
+    through :class:`_GuardedModule` views, the third through a replaced ``builtins.__import__``.
+    """
+
+    def __init__(self, caller: str, fn_globals: dict[str, Any], rules: dict[str, str]) -> None:
+        self.caller = caller
+        self.fn_globals = fn_globals
+        self.rules = rules
+        # Only modules of the forbidden objects' top-level packages can lead to them.
+        self.packages = {name.partition(".")[0] for name in rules}
+        self.views: dict[int, _GuardedModule] = {}
+        self.saved: list[tuple[str, Any]] = []
+        self.real_import: Callable[..., Any] | None = None
+        self.active = False
+
+    def rule_for(self, path: str) -> str | None:
+        for name in self.rules:
+            if path == name or path.startswith(name + "."):
+                return name
+        return None
+
+    def screen(self, value: Any) -> Any:
+        """``value`` as the student's code may see it now."""
+        if not self.active:
+            return value
+        paths = _object_paths(value)
+        for path in paths:
+            rule = self.rule_for(path)
+            if rule is not None:
+                return _Blocked(paths[0], self.caller, self.rules[rule])
+        if isinstance(value, _GuardedModule):
+            value = value.__dict__["_i2dl_module"]
+        if (
+            isinstance(value, types.ModuleType)
+            and paths
+            and paths[0].partition(".")[0] in self.packages
+        ):
+            view = self.views.get(id(value))
+            if view is None:
+                view = self.views[id(value)] = _GuardedModule(value, self)
+            return view
+        return value
+
+    def guarded_import(
+        self,
+        name: str,
+        globals: dict[str, Any] | None = None,  # the names of __import__'s parameters
+        locals: Any = None,
+        fromlist: Any = (),
+        level: int = 0,
+    ) -> Any:
+        assert self.real_import is not None
+        importer = globals
+        if importer is None:  # __import__("...") called by hand: ask who called
+            try:
+                importer = sys._getframe(1).f_globals
+            except ValueError:
+                importer = None
+        student = self.active and level == 0 and importer is self.fn_globals
+        if student:
+            rule = self.rule_for(name)
+            if rule is not None:
+                items = [str(item) for item in fromlist or ()]
+                what = ", ".join(f"{name}.{item}" for item in items) if items else name
+                raise _Blocked(name, self.caller, self.rules[rule])._error(what)
+        module = self.real_import(name, globals, locals, fromlist, level)
+        return self.screen(module) if student else module
+
+    def install(self) -> None:
+        self.active = True
+        for name, value in list(self.fn_globals.items()):
+            replacement = self.screen(value)
+            if replacement is not value:
+                self.saved.append((name, value))
+                self.fn_globals[name] = replacement
+        self.real_import = builtins.__import__
+        builtins.__import__ = self.guarded_import
+
+    def uninstall(self) -> None:
+        self.active = False  # views and stand-ins that escaped the call stop guarding
+        if self.real_import is not None:
+            builtins.__import__ = self.real_import
+        for name, value in reversed(self.saved):
+            self.fn_globals[name] = value
+
+
 @contextmanager
 def _references_blocked(
-    fn_name: str, fn_globals: dict[str, Any], prefixes: tuple[str, ...]
+    fn_name: str,
+    fn_globals: dict[str, Any],
+    prefixes: tuple[str, ...],
+    direct: Mapping[str, str] | None = None,
 ) -> Iterator[None]:
+    """Block ``prefixes`` everywhere and ``direct`` (path -> advice) in the student's code."""
     saved: list[tuple[dict[str, Any], str, Any]] = []
+    rules = _direct_rules(direct)
+    guard = _DirectGuard(fn_name, fn_globals, rules) if rules else None
 
     def block(namespace: dict[str, Any], name: str, what: str) -> None:
         saved.append((namespace, name, namespace[name]))
@@ -128,15 +336,23 @@ def _references_blocked(
                 for attr, value in list(namespace.items()):
                     if not attr.startswith("_") and _matches(_origin(value), prefixes):
                         block(namespace, attr, f"{mod_name}.{attr}")
+        if guard is not None:
+            guard.install()
         yield
     finally:
+        if guard is not None:
+            guard.uninstall()
         sys.meta_path.remove(finder)
         for namespace, name, value in reversed(saved):
             namespace[name] = value
 
 
 def own(
-    fn: Callable[..., Any], *, forbid: tuple[str, ...] = (), allow: tuple[str, ...] = ()
+    fn: Callable[..., Any],
+    *,
+    forbid: tuple[str, ...] = (),
+    allow: tuple[str, ...] = (),
+    forbid_direct: Mapping[str, str] | tuple[str, ...] = (),
 ) -> Callable[..., Any]:
     """Wrap a graded function so that calling it blocks the reference implementations.
 
@@ -144,12 +360,19 @@ def own(
     grades numerical gradients); ``allow`` removes some (e.g. ``("i2dl.layers",)`` where the
     exercise builds on layers graded earlier). The wrapper fails (``AssertionError``) when
     ``fn`` is not a function defined in the notebook itself, or when it reaches a blocked module.
+
+    ``forbid_direct`` blocks modules or objects by dotted path (``"i2dl.nn.init"``,
+    ``"i2dl.optim.StepLR"``; a class also matches through its base classes) only where the
+    notebook's own code reaches them, so library code that needs them keeps working. Give it as
+    a dict path -> what to use instead (``{"i2dl.nn.init": "use your own he_init"}``), which the
+    error message repeats, or as a tuple of paths.
     """
     prefixes = tuple(p for p in FORBIDDEN_PREFIXES if p not in allow) + tuple(forbid)
+    direct = _direct_rules(forbid_direct)
     if getattr(type(fn), "_i2dl_remote", False):
         # The trusted grader: fn lives in the student's kernel, which makes the call.
         def remote_call(*args: Any, **kwargs: Any) -> Any:
-            return fn._i2dl_call(args, kwargs, own=True, block=prefixes)
+            return fn._i2dl_call(args, kwargs, own=True, block=prefixes, direct=direct)
 
         return remote_call
     if _HIDDEN_MODE.get():
@@ -157,9 +380,11 @@ def own(
         # references in every call it makes into the student's code.
         def blocking_call(*args: Any, **kwargs: Any) -> Any:
             token = _BLOCK.set(prefixes)
+            direct_token = _BLOCK_DIRECT.set(direct)
             try:
                 return fn(*args, **kwargs)
             finally:
+                _BLOCK_DIRECT.reset(direct_token)
                 _BLOCK.reset(token)
 
         return blocking_call
@@ -172,7 +397,7 @@ def own(
             raise DelegationError(
                 f"{name} comes from {fn.__module__}, not from your notebook: define it yourself"
             )
-        with _references_blocked(name, fn.__globals__, prefixes):
+        with _references_blocked(name, fn.__globals__, prefixes, direct):
             return fn(*args, **kwargs)
 
     return call

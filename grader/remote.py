@@ -283,11 +283,26 @@ class RemoteRef:
         name = self._info.get("name")
         return name if isinstance(name, str) else f"<{self._info.get('type', 'object')}>"
 
-    def _i2dl_call(self, args: tuple, kwargs: dict, own: bool, block: tuple[str, ...] | None):
-        return self._session.operate("call", self, args, kwargs, own=own, block=block)
+    def _i2dl_call(
+        self,
+        args: tuple,
+        kwargs: dict,
+        own: bool,
+        block: tuple[str, ...] | None,
+        direct: dict[str, str] | None = None,
+    ):
+        return self._session.operate(
+            "call", self, args, kwargs, own=own, block=block, direct=direct
+        )
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._i2dl_call(args, kwargs, own=False, block=notebook_checks.current_block())
+        return self._i2dl_call(
+            args,
+            kwargs,
+            own=False,
+            block=notebook_checks.current_block(),
+            direct=notebook_checks.current_block_direct(),
+        )
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__") and name.endswith("__"):
@@ -298,7 +313,12 @@ class RemoteRef:
         raise AttributeError("hidden tests cannot set attributes of the student's objects")
 
     def __iter__(self):
-        return iter(self._session.operate("iter", self, block=notebook_checks.current_block()))
+        return iter(self._session.operate(
+            "iter",
+            self,
+            block=notebook_checks.current_block(),
+            direct=notebook_checks.current_block_direct(),
+        ))
 
     def __len__(self) -> int:
         return int(self._session.operate("len", self))
@@ -430,6 +450,7 @@ class RemoteSession:
         kwargs: dict | None = None,
         own: bool = False,
         block: tuple[str, ...] | None = None,
+        direct: dict[str, str] | None = None,
     ) -> Any:
         encoder = wire.Encoder(self.table, self._encode_other)
         meta = {
@@ -439,6 +460,7 @@ class RemoteSession:
             "kwargs": encoder.encode(dict(kwargs or {})),
             "own": own,
             "block": list(block) if block is not None else None,
+            "block_direct": dict(direct) if direct else None,
             "errstate": dict(np.geterr()),
         }
         return self._send(meta, encoder)

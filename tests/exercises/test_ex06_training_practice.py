@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.exercises.conftest import grade_class, lost
+from tests.exercises.conftest import grade_class, lost, total
 
 pytestmark = pytest.mark.ex06
 
@@ -150,6 +150,32 @@ MISTAKES = {
          "        for X_batch, y_batch in DataLoader((X_train, y_train), config[\"batch_size\"],\n"
          "                                           shuffle=True, seed=int(rng.integers(99))):")]},
         {"test_overfit_tiny", "test_final_accuracy"}),
+    # the library's He initialiser instead of the student's he_init: Linear's constructor may use
+    # i2dl.nn.init, the student's code may not; the visible checks (graded_train_model) already
+    # fail both training tests
+    "library_init": ({"train_model": [
+        ("def train_model(",
+         "from i2dl.nn.init import kaiming_normal\n\n\ndef train_model("),
+        ("linear.params[\"weight\"][...] = he_init(n_in, n_out, rng)",
+         "linear.params[\"weight\"][...] = kaiming_normal((n_in, n_out), seed=rng)")]},
+        {"test_overfit_tiny", "test_final_accuracy"}),
+    # the library's StepLR instead of the student's step_decay (the same learning rates), and
+    # graded_train_model rebound to the plain train_model so that the visible checks pass: the
+    # hidden parts, run through the grader, still fail both training tests
+    "library_scheduler": ({
+        "train_model": [
+            ("    optimizer = Adam(lr=config[\"lr\"], weight_decay=config[\"weight_decay\"])\n",
+             "    optimizer = Adam(lr=config[\"lr\"], weight_decay=config[\"weight_decay\"])\n"
+             "    from i2dl.optim import StepLR\n"
+             "    scheduler = StepLR(optimizer, config[\"step_size\"], config[\"gamma\"])\n"),
+            ("        optimizer.lr = float(step_decay(config[\"lr\"], epoch, "
+             "config[\"step_size\"], config[\"gamma\"]))\n", ""),
+            ("        history[\"lr\"].append(optimizer.lr)\n",
+             "        history[\"lr\"].append(optimizer.lr)\n        scheduler.step()\n")],
+        "overfit_config": [("OVERFIT_CONFIG = {",
+                            "graded_train_model = train_model\nOVERFIT_CONFIG = {")],
+        "best_config": [("BEST_CONFIG = {", "graded_train_model = train_model\nBEST_CONFIG = {")]},
+        {"test_overfit_tiny", "test_final_accuracy"}),
 }
 
 PARTIAL = {
@@ -168,3 +194,15 @@ def test_partial_credit_other_styles_and_classic_mistakes(tmp_path):
     results = grade_class(tmp_path, EX, NB, OTHER_STYLE, MISTAKES, PARTIAL)
     loader = lost(results[("library_loader", EX)])
     assert all("DelegationError" in loader[t] and "i2dl.data" in loader[t] for t in loader), loader
+    # Each library shortcut of train_model costs exactly tests 8 and 10 (10 + 15 points), with a
+    # message naming what was used and what to use instead.
+    shortcuts = {
+        "library_init": "train_model uses i2dl.nn.init.kaiming_normal, which this test does not "
+                        "allow in your own code: initialise the weights with your own he_init",
+        "library_scheduler": "train_model uses i2dl.optim.StepLR, which this test does not allow "
+                             "in your own code: set optimizer.lr with your own step_decay",
+    }
+    for student, message in shortcuts.items():
+        assert total(results[(student, EX)]) == 75, (student, lost(results[(student, EX)]))
+        errors = lost(results[(student, EX)])
+        assert all("DelegationError" in errors[t] and message in errors[t] for t in errors), errors
