@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 
 from grader import wire
-from grader.notebook_checks import DelegationError, _references_blocked
+from i2dl.ownership import DelegationError
+from i2dl.ownership import references_blocked as _references_blocked
 
 CALLBACK_PROMPT = "i2dl-callback"
 COMM_TARGET = "i2dl-grader"

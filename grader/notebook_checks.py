@@ -1,20 +1,27 @@
-"""Helpers that hidden tests import: ``call_own`` and ``own``.
+"""Helpers that hidden tests import: ``call_own``, ``own``, ``expect_tensor``, ``state_dict_size``.
 
 ``call_own(fn, *args)`` calls a graded function while the course's reference implementations
 (``i2dl``'s layers, losses, optimisers...) and PyTorch are out of reach, so a function that hands
 its work to them fails with a message saying so instead of scoring points for someone else's code.
 
-The same hidden test runs in two places. When the grader grades, it runs in the trusted grader
-process (:mod:`grader.remote`) and ``fn`` is a proxy for the student's function: the call, with
-the references blocked, happens in the student's kernel. When an instructor runs a solution
-notebook in Jupyter, it runs in that kernel and ``fn`` is the function itself.
+The rules and the blocking machinery live in :mod:`i2dl.ownership`, the student-side half, which
+notebooks may import in their visible checks (the student bundle ships ``i2dl``, not ``grader``);
+:class:`DelegationError`, ``FORBIDDEN_PREFIXES`` and ``DEFAULT_ADVICE`` are the same objects here
+and there. This module adds what only the trusted grader needs. The same hidden test runs in
+three situations:
 
-Some reference code cannot be blocked module-wide because the library itself needs it (the
-constructor of ``i2dl.nn.Linear`` draws its weights with ``i2dl.nn.init``). ``own(fn,
-forbid_direct={"i2dl.nn.init": "use your own he_init"})`` blocks it only where the student's code
-reaches it: names bound in the notebook's namespace, attributes read from modules bound there,
-and imports the notebook's code makes during the call; the library keeps using it. This catches
-ordinary use, not deliberate evasion (``importlib.import_module``, ``sys.modules``).
+- in the trusted grader process (:mod:`grader.remote`), ``fn`` a proxy for the student's
+  function: the call, with the references blocked, happens in the student's kernel
+  (:mod:`grader.kernel_side` applies the rules with :func:`i2dl.ownership.references_blocked`);
+- in the trusted grader process, ``fn`` a function of the hidden test itself (hidden mode): it
+  runs here, and every call it makes into the student's kernel carries the rules;
+- in Jupyter, when an instructor runs a solution notebook: ``fn`` is the function itself and
+  :func:`i2dl.ownership.own` blocks and calls it directly.
+
+``own(fn, forbid_direct={"i2dl.nn.init": "use your own he_init"})`` blocks reference code only
+where the student's code reaches it, for code the library itself needs (the constructor of
+``i2dl.nn.Linear`` draws its weights with ``i2dl.nn.init``); see :mod:`i2dl.ownership`. This
+catches ordinary use, not deliberate evasion (``importlib.import_module``, ``sys.modules``).
 
 PyTorch exercises grade code that is meant to use torch: wrap it with
 ``own(fn, allow=("torch",))``, which still blocks ``i2dl``'s reference implementations. Their
@@ -27,21 +34,27 @@ unless one of those two helpers is called.
 
 from __future__ import annotations
 
-import builtins
 import contextvars
-import sys
-import types
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from typing import Any
 
-# Module prefixes whose functions a numpy exercise must not call from the graded code.
-FORBIDDEN_PREFIXES = ("torch", "i2dl.layers", "i2dl.losses", "i2dl.optim", "i2dl.nn")
+from i2dl import ownership
+from i2dl.ownership import DEFAULT_ADVICE, FORBIDDEN_PREFIXES, DelegationError
 
-
-class DelegationError(AssertionError):
-    """Raised when graded code reaches for a reference implementation."""
-
+__all__ = [
+    "DEFAULT_ADVICE",
+    "FORBIDDEN_PREFIXES",
+    "DelegationError",
+    "call_own",
+    "current_block",
+    "current_block_direct",
+    "describe",
+    "enter_hidden_mode",
+    "expect_tensor",
+    "leave_hidden_mode",
+    "own",
+    "state_dict_size",
+]
 
 # Set while the trusted grader runs a hidden region; holds the prefixes to block in the
 # student's code called from a hidden test's own function wrapped by ``own`` (None: none).
@@ -52,8 +65,6 @@ _BLOCK: contextvars.ContextVar[tuple[str, ...] | None] = contextvars.ContextVar(
 _BLOCK_DIRECT: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
     "i2dl_block_direct", default=None
 )
-# Said when a ``forbid_direct`` entry comes without advice of its own.
-DEFAULT_ADVICE = "write that part yourself"
 
 
 def enter_hidden_mode() -> contextvars.Token:
@@ -74,279 +85,6 @@ def current_block_direct() -> dict[str, str] | None:
     return _BLOCK_DIRECT.get()
 
 
-def _matches(name: str | None, prefixes: tuple[str, ...]) -> bool:
-    return bool(name) and any(name == p or name.startswith(p + ".") for p in prefixes)
-
-
-def _origin(obj: Any) -> str | None:
-    if isinstance(obj, types.ModuleType):
-        return obj.__name__
-    if isinstance(obj, type) and issubclass(obj, BaseException):
-        return None  # exception classes stay usable in `except` clauses
-    return getattr(obj, "__module__", None) if callable(obj) else None
-
-
-class _Blocked:
-    """Stands in for a forbidden module, function or class: any use raises ``DelegationError``.
-
-    ``advice`` (set for ``forbid_direct`` entries) says what to use instead.
-    """
-
-    def __init__(self, what: str, caller: str, advice: str | None = None) -> None:
-        object.__setattr__(self, "_what", what)
-        object.__setattr__(self, "_caller", caller)
-        object.__setattr__(self, "_advice", advice)
-
-    def _error(self, what: str) -> DelegationError:
-        if self._advice is None:
-            return DelegationError(
-                f"{self._caller} uses {what}; this exercise grades your own implementation, "
-                "so write it with numpy instead of calling the course's reference or PyTorch"
-            )
-        return DelegationError(
-            f"{self._caller} uses {what}, which this test does not allow in your own code: "
-            f"{self._advice}"
-        )
-
-    def _fail(self, *_args: Any, **_kwargs: Any) -> Any:
-        raise self._error(self._what)
-
-    __call__ = _fail
-
-    def __getattr__(self, name: str) -> Any:
-        dunder = name.startswith("__") and name.endswith("__")
-        raise self._error(self._what if dunder else f"{self._what}.{name}")
-
-
-class _RefuseImports:
-    """A meta-path finder that refuses to load a blocked module that is not loaded yet."""
-
-    def __init__(self, prefixes: tuple[str, ...], caller: str) -> None:
-        self.prefixes = prefixes
-        self.caller = caller
-
-    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> None:
-        if _matches(fullname, self.prefixes):
-            _Blocked(fullname, self.caller)()
-
-
-def _direct_rules(forbid_direct: Mapping[str, str] | tuple[str, ...] | None) -> dict[str, str]:
-    """Check ``forbid_direct`` and return it as dotted path -> advice."""
-    if forbid_direct is None:
-        return {}
-    if isinstance(forbid_direct, str):
-        raise TypeError(
-            f"forbid_direct should be a tuple of dotted names or a dict of dotted name -> advice, "
-            f"got the string {forbid_direct!r}; write ({forbid_direct!r},)"
-        )
-    if isinstance(forbid_direct, Mapping):
-        items = list(forbid_direct.items())
-    else:
-        items = [(name, DEFAULT_ADVICE) for name in forbid_direct]
-    rules: dict[str, str] = {}
-    for name, advice in items:
-        if not isinstance(name, str) or not all(p.isidentifier() for p in name.split(".")):
-            raise ValueError(
-                "forbid_direct names a module or an object by its dotted path, e.g. "
-                f"'i2dl.nn.init' or 'i2dl.optim.StepLR'; got {name!r}"
-            )
-        if not isinstance(advice, str) or not advice.strip():
-            raise ValueError(
-                f"the advice for {name!r} in forbid_direct should say what to use instead, "
-                f"e.g. 'use your own he_init'; got {advice!r}"
-            )
-        rules[name] = advice
-    return rules
-
-
-def _object_paths(value: Any) -> tuple[str, ...]:
-    """Dotted paths of a module, a class and its base classes, or a function (else none).
-
-    Only attributes that these types define themselves are read, so nothing of the student's
-    runs here.
-    """
-    if isinstance(value, types.ModuleType):
-        name = value.__dict__.get("__name__")
-        return (name,) if isinstance(name, str) else ()
-    if isinstance(value, type):
-        if issubclass(value, BaseException):
-            return ()  # exception classes stay usable in `except` clauses
-        return tuple(f"{cls.__module__}.{cls.__qualname__}" for cls in value.__mro__)
-    if isinstance(value, types.MethodType):
-        value = value.__func__
-    if isinstance(value, (types.FunctionType, types.BuiltinFunctionType)):
-        return (f"{value.__module__}.{value.__qualname__}",)
-    return ()
-
-
-class _GuardedModule(types.ModuleType):
-    """The student's view of a module while ``forbid_direct`` is in force.
-
-    Reading an attribute that leads to a forbidden object gives a blocked stand-in, a submodule
-    that may lead to one is itself viewed through a guard, and everything else is the module's
-    own. The module itself is untouched, so library code that uses it keeps working.
-    """
-
-    def __init__(self, module: types.ModuleType, guard: _DirectGuard) -> None:
-        super().__init__(module.__name__, module.__doc__)
-        own_dict = self.__dict__
-        for key in ("__package__", "__loader__", "__spec__"):
-            own_dict[key] = getattr(module, key, None)
-        own_dict["_i2dl_module"] = module
-        own_dict["_i2dl_guard"] = guard
-
-    def __getattr__(self, name: str) -> Any:
-        own_dict = self.__dict__
-        return own_dict["_i2dl_guard"].screen(getattr(own_dict["_i2dl_module"], name))
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        setattr(self.__dict__["_i2dl_module"], name, value)
-
-    def __delattr__(self, name: str) -> None:
-        delattr(self.__dict__["_i2dl_module"], name)
-
-    def __dir__(self) -> list[str]:
-        return dir(self.__dict__["_i2dl_module"])
-
-
-class _DirectGuard:
-    """Blocks ``forbid_direct`` objects where the student's code reaches them, for one call.
-
-    Three ways lead from the notebook's code to an object: a name bound in its namespace
-    (``fn_globals``), an attribute chain from a module bound there, and an import statement it
-    runs during the call (``__import__`` receives the importing code's globals, so the
-    student's imports can be told from the library's). The first is patched, the second goes
-    through :class:`_GuardedModule` views, the third through a replaced ``builtins.__import__``.
-    """
-
-    def __init__(self, caller: str, fn_globals: dict[str, Any], rules: dict[str, str]) -> None:
-        self.caller = caller
-        self.fn_globals = fn_globals
-        self.rules = rules
-        # Only modules of the forbidden objects' top-level packages can lead to them.
-        self.packages = {name.partition(".")[0] for name in rules}
-        self.views: dict[int, _GuardedModule] = {}
-        self.saved: list[tuple[str, Any]] = []
-        self.real_import: Callable[..., Any] | None = None
-        self.active = False
-
-    def rule_for(self, path: str) -> str | None:
-        for name in self.rules:
-            if path == name or path.startswith(name + "."):
-                return name
-        return None
-
-    def screen(self, value: Any) -> Any:
-        """``value`` as the student's code may see it now."""
-        if not self.active:
-            return value
-        paths = _object_paths(value)
-        for path in paths:
-            rule = self.rule_for(path)
-            if rule is not None:
-                return _Blocked(paths[0], self.caller, self.rules[rule])
-        if isinstance(value, _GuardedModule):
-            value = value.__dict__["_i2dl_module"]
-        if (
-            isinstance(value, types.ModuleType)
-            and paths
-            and paths[0].partition(".")[0] in self.packages
-        ):
-            view = self.views.get(id(value))
-            if view is None:
-                view = self.views[id(value)] = _GuardedModule(value, self)
-            return view
-        return value
-
-    def guarded_import(
-        self,
-        name: str,
-        globals: dict[str, Any] | None = None,  # the names of __import__'s parameters
-        locals: Any = None,
-        fromlist: Any = (),
-        level: int = 0,
-    ) -> Any:
-        assert self.real_import is not None
-        importer = globals
-        if importer is None:  # __import__("...") called by hand: ask who called
-            try:
-                importer = sys._getframe(1).f_globals
-            except ValueError:
-                importer = None
-        student = self.active and level == 0 and importer is self.fn_globals
-        if student:
-            rule = self.rule_for(name)
-            if rule is not None:
-                items = [str(item) for item in fromlist or ()]
-                what = ", ".join(f"{name}.{item}" for item in items) if items else name
-                raise _Blocked(name, self.caller, self.rules[rule])._error(what)
-        module = self.real_import(name, globals, locals, fromlist, level)
-        return self.screen(module) if student else module
-
-    def install(self) -> None:
-        self.active = True
-        for name, value in list(self.fn_globals.items()):
-            replacement = self.screen(value)
-            if replacement is not value:
-                self.saved.append((name, value))
-                self.fn_globals[name] = replacement
-        self.real_import = builtins.__import__
-        builtins.__import__ = self.guarded_import
-
-    def uninstall(self) -> None:
-        self.active = False  # views and stand-ins that escaped the call stop guarding
-        if self.real_import is not None:
-            builtins.__import__ = self.real_import
-        for name, value in reversed(self.saved):
-            self.fn_globals[name] = value
-
-
-@contextmanager
-def _references_blocked(
-    fn_name: str,
-    fn_globals: dict[str, Any],
-    prefixes: tuple[str, ...],
-    direct: Mapping[str, str] | None = None,
-) -> Iterator[None]:
-    """Block ``prefixes`` everywhere and ``direct`` (path -> advice) in the student's code."""
-    saved: list[tuple[dict[str, Any], str, Any]] = []
-    rules = _direct_rules(direct)
-    guard = _DirectGuard(fn_name, fn_globals, rules) if rules else None
-
-    def block(namespace: dict[str, Any], name: str, what: str) -> None:
-        saved.append((namespace, name, namespace[name]))
-        namespace[name] = _Blocked(what, fn_name)
-
-    finder = _RefuseImports(prefixes, fn_name)
-    sys.meta_path.insert(0, finder)
-    try:
-        for name, value in list(fn_globals.items()):
-            if _matches(_origin(value), prefixes):
-                block(fn_globals, name, f"{_origin(value)}.{getattr(value, '__name__', name)}")
-        for mod_name, module in list(sys.modules.items()):
-            if module is None:
-                continue
-            if _matches(mod_name, prefixes) and not mod_name.startswith("i2dl"):
-                # `import torch` inside the graded function must not succeed either.
-                block(sys.modules, mod_name, mod_name)
-            elif mod_name.startswith("i2dl"):
-                # i2dl stays importable (data helpers live there), but reference functions and
-                # classes, including re-exports such as i2dl.testing.rel_error, are blocked.
-                namespace = vars(module)
-                for attr, value in list(namespace.items()):
-                    if not attr.startswith("_") and _matches(_origin(value), prefixes):
-                        block(namespace, attr, f"{mod_name}.{attr}")
-        if guard is not None:
-            guard.install()
-        yield
-    finally:
-        if guard is not None:
-            guard.uninstall()
-        sys.meta_path.remove(finder)
-        for namespace, name, value in reversed(saved):
-            namespace[name] = value
-
-
 def own(
     fn: Callable[..., Any],
     *,
@@ -356,19 +94,16 @@ def own(
 ) -> Callable[..., Any]:
     """Wrap a graded function so that calling it blocks the reference implementations.
 
-    ``forbid`` adds module prefixes to block (e.g. ``("i2dl.gradcheck",)`` where the exercise
-    grades numerical gradients); ``allow`` removes some (e.g. ``("i2dl.layers",)`` where the
-    exercise builds on layers graded earlier). The wrapper fails (``AssertionError``) when
-    ``fn`` is not a function defined in the notebook itself, or when it reaches a blocked module.
-
-    ``forbid_direct`` blocks modules or objects by dotted path (``"i2dl.nn.init"``,
-    ``"i2dl.optim.StepLR"``; a class also matches through its base classes) only where the
-    notebook's own code reaches them, so library code that needs them keeps working. Give it as
-    a dict path -> what to use instead (``{"i2dl.nn.init": "use your own he_init"}``), which the
-    error message repeats, or as a tuple of paths.
+    The arguments are those of :func:`i2dl.ownership.own`: ``forbid`` adds module prefixes to
+    block (e.g. ``("i2dl.gradcheck",)`` where the exercise grades numerical gradients);
+    ``allow`` removes some (e.g. ``("i2dl.layers",)`` where the exercise builds on layers graded
+    earlier); ``forbid_direct`` blocks dotted paths (``{"i2dl.nn.init": "use your own
+    he_init"}``) only where the notebook's own code reaches them. The wrapper fails
+    (``DelegationError``, an ``AssertionError``) when ``fn`` is not a function defined in the
+    notebook itself, or when it reaches a blocked module. In the grader the rules travel to the
+    student's kernel with the call; elsewhere :func:`i2dl.ownership.own` applies them here.
     """
-    prefixes = tuple(p for p in FORBIDDEN_PREFIXES if p not in allow) + tuple(forbid)
-    direct = _direct_rules(forbid_direct)
+    prefixes, direct = ownership.blocking_rules(forbid, allow, forbid_direct)
     if getattr(type(fn), "_i2dl_remote", False):
         # The trusted grader: fn lives in the student's kernel, which makes the call.
         def remote_call(*args: Any, **kwargs: Any) -> Any:
@@ -388,19 +123,7 @@ def own(
                 _BLOCK.reset(token)
 
         return blocking_call
-    name = getattr(fn, "__name__", repr(fn))
-
-    def call(*args: Any, **kwargs: Any) -> Any:
-        if not isinstance(fn, types.FunctionType):
-            raise DelegationError(f"{name} should be a function you define in this notebook")
-        if fn.__module__ != "__main__":
-            raise DelegationError(
-                f"{name} comes from {fn.__module__}, not from your notebook: define it yourself"
-            )
-        with _references_blocked(name, fn.__globals__, prefixes, direct):
-            return fn(*args, **kwargs)
-
-    return call
+    return ownership.own(fn, forbid=forbid, allow=allow, forbid_direct=forbid_direct)
 
 
 def call_own(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -15,6 +15,7 @@ import i2dl.optim
 import i2dl.testing
 from grader import kernel_side, notebook_checks, remote
 from grader.notebook_checks import DelegationError, call_own, own
+from i2dl import ownership
 
 pytestmark = pytest.mark.grader
 
@@ -264,3 +265,26 @@ def test_forbid_direct_applies_to_calls_from_a_hidden_tests_own_function(remote_
         assert own(hidden_check, allow=NN_AND_OPTIM)() == 0.25
     finally:
         notebook_checks.leave_hidden_mode(token)
+
+
+def test_one_delegation_error_whichever_module_it_is_imported_from(remote_train):
+    assert notebook_checks.DelegationError is ownership.DelegationError
+    assert notebook_checks.FORBIDDEN_PREFIXES is ownership.FORBIDDEN_PREFIXES
+    relu = notebook_function("import torch\ndef relu(x):\n    return torch.relu(x)\n", "relu")
+    # Outside the grader, grader's own() is i2dl.ownership's: the student's visible checks and
+    # an instructor's run of the hidden tests raise the same error.
+    with pytest.raises(notebook_checks.DelegationError, match="relu uses torch.relu"):
+        ownership.call_own(relu, np.array([1.0]))
+    with pytest.raises(ownership.DelegationError, match="relu uses torch.relu"):
+        call_own(relu, np.array([1.0]))
+    # Raised in the kernel, re-raised by the grader's proxy.
+    with pytest.raises(ownership.DelegationError, match="train uses i2dl.optim.StepLR"):
+        own(remote_train(STEP_LR_LOOP), allow=NN_AND_OPTIM, forbid_direct=DIRECT)()
+
+
+def test_malformed_rules_fail_on_the_trusted_side_before_any_call(remote_train):
+    train = remote_train(STEP_LR_LOOP)
+    with pytest.raises(TypeError, match=r"forbid should be a tuple .* write \('i2dl.optim',\)"):
+        own(train, forbid="i2dl.optim")
+    with pytest.raises(ValueError, match="allow names modules by their dotted names"):
+        own(lambda: None, allow=("torch.",))
