@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench lab lint release validate lectures clean constraints
+.PHONY: demo test bench lab lint release validate lectures bundle clean constraints
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "i2dl-course needs Python 3.10 or newer, found " + sys.version.split()[0]'
@@ -24,9 +24,11 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
-# JupyterLab refuses to start as root unless told to (containers, CI machines).
+# JupyterLab on this repository with nbgrader's Formgrader on the course folder (.course/);
+# `make lab COURSE=OUT` opens the output folder of `i2dl-grader autograde ... --out OUT` instead,
+# to grade written answers and adjust scores in Formgrader's Manual Grading.
 lab: $(STAMP)
-	$(BIN)/jupyter lab --notebook-dir=. $$([ "$$(id -u)" = 0 ] && echo --allow-root)
+	$(BIN)/i2dl-grader lab $(COURSE)
 
 lint: $(STAMP)
 	$(BIN)/ruff check i2dl grader tests benchmarks
@@ -40,6 +42,12 @@ release: $(STAMP)
 
 validate: $(STAMP)
 	$(BIN)/i2dl-grader validate
+
+# The student bundle: dist/i2dl-course-student-<version>.zip with the lectures, the released
+# exercises (checked to be up to date first), the i2dl wheel alone and a student README.
+bundle: $(STAMP)
+	$(BIN)/i2dl-grader release --check
+	$(BIN)/python scripts/build_student_bundle.py
 
 # Refresh the pins from the current environment (torch keeps its public version).
 constraints: $(STAMP)

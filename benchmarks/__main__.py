@@ -11,6 +11,7 @@ def main() -> None:
     bench_conv.naive_vs_fast()
     bench_trainer.run()
     bench_grader.run()
+    bench_grader.cluster()
 
 
 if __name__ == "__main__":

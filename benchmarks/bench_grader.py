@@ -106,5 +106,43 @@ def run(
     return ratio
 
 
+def cluster(report: Callable[[str], object] = print, n: int = 40, rounds: int = 2) -> float:
+    """One Dask worker against two, on a loopback cluster, grading the same class.
+
+    The class is graded ``rounds`` times with one worker and as often with two, alternating
+    (a second worker joins and leaves the running scheduler); the ratio uses each side's best.
+    """
+    from grader.loopback import LoopbackCluster
+
+    times: dict[int, list[float]] = {1: [], 2: []}
+    with tempfile.TemporaryDirectory(prefix="i2dl-bench-cluster-") as tmp:
+        root = Path(tmp)
+        build_class(root, n)
+        with LoopbackCluster(root / "cluster", workers=1) as running:
+            for round_ in range(rounds):
+                for workers in (1, 2):
+                    if workers == 2:
+                        running.add_workers(1)
+                    cmd = [sys.executable, "-m", "grader", "autograde", str(root / "ours"),
+                           "--out", str(root / f"c{workers}-{round_}"), "--exercise", EX,
+                           "--scheduler", running.address, "--no-progress"]
+                    times[workers].append(
+                        _timed(lambda cmd=cmd: subprocess.run(cmd, check=True, capture_output=True))
+                    )
+                    if workers == 2:
+                        extra = running.workers.pop()
+                        extra.kill()
+                        extra.wait()
+    ratio = min(times[1]) / min(times[2])
+    for workers in (1, 2):
+        listed = ", ".join(f"{t:.1f}" for t in times[workers])
+        best = min(times[workers])
+        report(f"grader: Dask cluster on loopback, {workers} worker(s): {best:.1f} s "
+               f"for {n} hand-ins (best of {listed} s)")
+    report(f"grader: two Dask workers vs one: {ratio:.2f}x (goal >= 1.8x)")
+    return ratio
+
+
 if __name__ == "__main__":
     run(n=int(sys.argv[1]) if len(sys.argv) > 1 else 60)
+    cluster()

@@ -14,7 +14,10 @@ recorded for that notebook (typed status, zero score, a reason) and grading move
 
 from __future__ import annotations
 
+import logging
+import os
 import shutil
+import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +26,7 @@ import nbformat
 from nbformat import NotebookNode
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.converters import Autograde
+from nbgrader.nbgraderformat import MetadataValidator
 
 from grader.course import (
     COURSE_ID,
@@ -39,28 +43,64 @@ from grader.release import generate_release
 from grader.results import NotebookResult, TestResult
 from grader.sandbox import Limits, describe
 from grader.submissions import StudentSubmission
+from i2dl.budgets import CELL_SECONDS, NOTEBOOK_SECONDS
 
 
 @dataclass
 class GradingOptions:
-    cell_timeout: int = 60
-    notebook_timeout: int = 600
+    cell_timeout: int = CELL_SECONDS
+    notebook_timeout: int = NOTEBOOK_SECONDS
     limits: Limits = field(default_factory=Limits)  # cpu_seconds: from notebook_timeout
     workers: int = 1
     progress: bool = True
 
 
-def _read_notebook(path: Path) -> str | None:
-    """Return why ``path`` cannot be graded, or None when it is a valid notebook."""
+def _describe_error(exc: Exception) -> str:
+    text = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}"
+
+
+def _read_notebook(path: Path) -> tuple[NotebookNode | None, str]:
+    """The notebook at ``path`` in the current format, or None and why it cannot be graded.
+
+    Older formats (nbformat 3 and before) are converted; the result's metadata then records the
+    original version (``orig_nbformat``).
+    """
     try:
         nb = nbformat.read(path, as_version=4)
         nbformat.validate(nb)
     except Exception as exc:  # invalid JSON, wrong schema, unreadable bytes...
-        kind = type(exc).__name__
-        return (
-            f"not a valid notebook ({kind}: {str(exc).splitlines()[0][:200] if str(exc) else ''})"
-        )
-    return None
+        return None, f"not a valid notebook ({_describe_error(exc)})"
+    return nb, ""
+
+
+def _upgrade_grading_metadata(nb: NotebookNode) -> str:
+    """Bring the nbgrader metadata of ``nb`` to the current schema (in place); "" or why not.
+
+    Notebooks from an older nbgrader (or converted from nbformat 3) carry an older metadata
+    schema, which nbgrader itself refuses to grade; this is what ``nbgrader update`` does.
+    """
+    validator = MetadataValidator()
+    validator.log = _QUIET
+    try:
+        validator.upgrade_notebook_metadata(nb)
+        validator.validate_nb(nb)
+    except Exception as exc:  # schema too new, malformed values, missing keys...
+        return f"its nbgrader cell metadata is not valid ({_describe_error(exc)})"
+    return ""
+
+
+# nbgrader's metadata validator logs every repaired cell; the report says what matters.
+_QUIET = logging.getLogger("grader.metadata")
+_QUIET.addHandler(logging.NullHandler())
+_QUIET.propagate = False
+
+
+def _is_regular_file(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _error_text(cell) -> str | None:
@@ -88,6 +128,7 @@ def _test_results(
                 score=float(grade.score or 0.0),
                 max_score=float(grade.max_score),
                 error=errors.get(grade.name),
+                needs_manual=bool(grade.needs_manual_grade),
             )
         )
     return tests
@@ -173,8 +214,14 @@ class ClassGrader:
         return result
 
     def grade_student(
-        self, student: str, folders: dict[str, Path], max_scores: dict[str, dict[str, float]]
+        self,
+        student: str,
+        folders: dict[str, Path],
+        max_scores: dict[str, dict[str, float]],
+        left_out: dict[str, str] | None = None,
     ) -> list[NotebookResult]:
+        """Grade one staged hand-in (``left_out``: what staging left out of it, and why)."""
+        hand_in = StudentSubmission(student, folders, left_out=left_out or {})
         results = []
         for exercise in self.exercises:
             notebooks = max_scores[exercise]
@@ -184,36 +231,45 @@ class ClassGrader:
                 shutil.rmtree(submitted_dir)
             to_grade = []
             for notebook, max_score in sorted(notebooks.items()):
+                where = f"{exercise}/{notebook}.ipynb"
                 path = folder / f"{notebook}.ipynb" if folder else None
-                if path is None or not path.is_file():
-                    where = f"{exercise}/{notebook}.ipynb"
-                    results.append(
-                        NotebookResult(
-                            student,
-                            exercise,
-                            notebook,
-                            0.0,
-                            max_score,
-                            "missing",
-                            f"no {where} in the submission",
+                if path is None or not _is_regular_file(path):
+                    instead = hand_in.left_out_instead(exercise, notebook)
+                    status, reason = (
+                        (
+                            "invalid",
+                            f"{where} was not graded: {instead}; a hand-in is graded only from "
+                            "its own regular files",
                         )
+                        if instead
+                        else ("missing", f"no {where} in the submission")
+                    )
+                    results.append(
+                        NotebookResult(student, exercise, notebook, 0.0, max_score, status, reason)
                     )
                     continue
-                problem = _read_notebook(path)
-                if problem:
+                handed_in, problem = _read_notebook(path)
+                if handed_in is not None:
+                    released = nbformat.read(
+                        self.out / "release" / exercise / f"{notebook}.ipynb", as_version=4
+                    )
+                    changes = describe_test_cell_changes(released, handed_in)
+                    cleaned = clean_submission(released, handed_in)
+                    problem = _upgrade_grading_metadata(cleaned)
+                if handed_in is None or problem:
                     results.append(
                         NotebookResult(
                             student, exercise, notebook, 0.0, max_score, "invalid", problem
                         )
                     )
                     continue
-                released = nbformat.read(
-                    self.out / "release" / exercise / f"{notebook}.ipynb", as_version=4
-                )
-                handed_in = nbformat.read(path, as_version=4)
-                changes = describe_test_cell_changes(released, handed_in)
+                original = handed_in.metadata.get("orig_nbformat")
+                if original is not None:
+                    self.warnings.append(
+                        f"{student}/{where}: converted from nbformat {original} to 4"
+                    )
                 submitted_dir.mkdir(parents=True, exist_ok=True)
-                nbformat.write(clean_submission(released, handed_in), submitted_dir / path.name)
+                nbformat.write(cleaned, submitted_dir / path.name)
                 to_grade.append((notebook, changes))
             if to_grade and folder is not None:
                 # data files and helper modules handed in next to the notebooks
@@ -237,8 +293,9 @@ class ClassGrader:
         self, sub: StudentSubmission, max_scores: dict[str, dict[str, float]]
     ) -> list[NotebookResult]:
         """All notebooks of one student's hand-in (an unreadable hand-in scores zero)."""
+        self.warnings.extend(sub.notes())
         if sub.problem is None:
-            return self.grade_student(sub.student, sub.exercises, max_scores)
+            return self.grade_student(sub.student, sub.exercises, max_scores, sub.left_out)
         return [
             NotebookResult(sub.student, exercise, notebook, 0.0, max_score, "invalid", sub.problem)
             for exercise in self.exercises

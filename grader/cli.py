@@ -9,6 +9,7 @@ from pathlib import Path
 
 from grader.course import GraderError, Repository, find_repository
 from grader.sandbox import Limits
+from i2dl.budgets import CELL_SECONDS, NOTEBOOK_SECONDS
 
 
 def _course_dir(args: argparse.Namespace, repo: Repository) -> Path:
@@ -44,13 +45,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="parallel grading workers (default: number of cores)",
     )
     grading.add_argument(
-        "--cell-timeout", type=_positive, default=60, help="seconds one cell may run (default: 60)"
+        "--cell-timeout",
+        type=_positive,
+        default=CELL_SECONDS,
+        help=f"seconds one cell may run (default: {CELL_SECONDS})",
     )
     grading.add_argument(
         "--notebook-timeout",
         type=_positive,
-        default=600,
-        help="seconds a whole notebook may run (default: 600)",
+        default=NOTEBOOK_SECONDS,
+        help=f"seconds a whole notebook may run (default: {NOTEBOOK_SECONDS})",
     )
     grading.add_argument(
         "--memory-limit",
@@ -118,11 +122,77 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="EX",
         help="grade only this exercise (repeatable; default: every exercise handed in)",
     )
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="grade on the Dask cluster whose scheduler listens at ADDRESS (e.g. "
+        "tcp://10.0.0.5:8786; keep Dask on a trusted network or use tls://); default: this machine",
+    )
+    p.add_argument(
+        "--allow-unsandboxed",
+        action="store_true",
+        help="let workers without bubblewrap grade (student code then runs without a sandbox)",
+    )
 
     sub.add_parser(
         "demo",
         parents=[grading],
         help="release, grade a small sample class and print the grade table",
+    )
+
+    p = sub.add_parser(
+        "lab",
+        help="JupyterLab with nbgrader's Formgrader on the course folder or a graded class",
+    )
+    p.add_argument(
+        "out",
+        nargs="?",
+        type=Path,
+        metavar="OUT",
+        help="an output folder of `autograde --out OUT` to grade by hand in Formgrader "
+        "(default: the course working directory)",
+    )
+    p.add_argument("--port", type=_positive, help="port for JupyterLab (default: Jupyter's)")
+    p.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    p.add_argument(
+        "--config-only",
+        action="store_true",
+        help="write nbgrader_config.py into the folder served (and record the exercises in a "
+        "course folder's gradebook) but start nothing",
+    )
+    p = sub.add_parser(
+        "export",
+        help="write an LMS import file (Canvas, Moodle or CSV) from OUT's gradebook",
+    )
+    p.add_argument("out", type=Path, metavar="OUT", help="output folder of `autograde`")
+    p.add_argument("--format", required=True, choices=("canvas", "moodle", "csv"))
+    p.add_argument("--output", type=Path, metavar="FILE", help="default: OUT/export-FORMAT.csv")
+    p.add_argument(
+        "--roster",
+        type=Path,
+        metavar="FILE",
+        help="CSV with the column student (folder name) and any of name, email, canvas_id, "
+        "sis_id, login, section",
+    )
+    p.add_argument(
+        "--assignment-id",
+        action="append",
+        metavar="EX=ID",
+        help="Canvas assignment id of an exercise (repeatable; default: new assignments)",
+    )
+
+    p = sub.add_parser(
+        "report",
+        help="write OUT/report.html: histograms, pass rates, statuses, timings, similarity",
+    )
+    p.add_argument("out", type=Path, metavar="OUT", help="output folder of `autograde`")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        metavar="J",
+        help="similarity (Jaccard index of fingerprints) at which a pair is flagged "
+        "(default: 0.4)",
     )
     return parser
 
@@ -185,14 +255,50 @@ def main(argv: list[str] | None = None) -> int:
                 args.exercise,
                 _options(args),
                 force=args.force,
+                scheduler=args.scheduler,
+                allow_unsandboxed=args.allow_unsandboxed,
             )
             print(format_table(results))
             print(f"\nwrote {args.out / 'grades.csv'} and {args.out / 'report.json'}")
             return 0
+        if args.command == "lab":
+            from grader.labconfig import describe, prepare_lab
+
+            plan = prepare_lab(
+                repo,
+                args.out if args.out is not None else _course_dir(args, repo),
+                class_gradebook=args.out is not None,
+                port=args.port,
+                open_browser=not args.no_browser,
+                say=lambda line: print(line, flush=True),
+            )
+            print(describe(plan), flush=True)
+            if args.config_only:
+                return 0
+            os.chdir(plan.root)
+            os.execve(plan.command[0], plan.command, plan.env)
         if args.command == "demo":
             from grader.demo import run_demo
 
             run_demo(repo, _course_dir(args, repo), _options(args))
+            return 0
+        if args.command == "export":
+            from grader.export import export
+
+            done = export(args.out, args.format, args.output, args.roster, args.assignment_id)
+            if done.not_in_roster:
+                print(
+                    f"i2dl-grader: {len(done.not_in_roster)} hand-in(s) not in the roster, "
+                    f"exported under their folder names: {', '.join(done.not_in_roster)}",
+                    file=sys.stderr,
+                )
+            print(f"wrote {done.path} ({done.rows} students)")
+            return 0
+        if args.command == "report":
+            from grader.class_report import write_class_report
+
+            page = write_class_report(repo, args.out, threshold=args.threshold)
+            print(f"wrote {page} ({page.stat().st_size / 1024:.0f} KiB)")
             return 0
     except GraderError as exc:
         print(f"i2dl-grader: error: {exc}", file=sys.stderr)

@@ -36,6 +36,7 @@ from traitlets.config import Config
 from grader.execute import SandboxedExecute
 from grader.sandbox import Limits
 from grader.scoring import CapOutputBytes, SaveOutcomeGrades
+from i2dl.budgets import CELL_SECONDS, NOTEBOOK_SECONDS
 
 COURSE_ID = "i2dl"
 # Student, exercise and notebook names end up in paths and in the gradebook: keep them plain.
@@ -241,8 +242,8 @@ def nbgrader_config(
     course_root: Path,
     source: Path,
     release: Path,
-    cell_timeout: int = 60,
-    notebook_timeout: int = 600,
+    cell_timeout: int = CELL_SECONDS,
+    notebook_timeout: int = NOTEBOOK_SECONDS,
     limits: Limits | None = None,
 ) -> Config:
     """The nbgrader configuration, built in code rather than read from nbgrader_config.py.

@@ -28,14 +28,16 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbclient.util import run_hook
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
-from traitlets import Float, Integer
+from traitlets import Bool, Float, Integer
 
+from grader.data_masks import masks_for
 from grader.hidden import has_hidden_tests, split_regions
 from grader.integrity import is_test_cell
 from grader.kernel_side import is_memory_error
 from grader.kernels import POOL, KernelSettings
 from grader.remote import Channel, RemoteDied, RemoteOutOfMemory, RemoteTimeout, run_hidden
 from grader.sandbox import Limits
+from i2dl.budgets import CELL_SECONDS, NOTEBOOK_SECONDS
 
 # Outcomes of the notebooks executed in this process: (student, exercise, notebook) -> outcome.
 OUTCOMES: dict[tuple[str, str, str], dict[str, str]] = {}
@@ -59,10 +61,38 @@ def _stop_output(reason: str) -> NotebookNode:
     )
 
 
+def _merged_streams(outputs: list) -> list:
+    """Outputs with each run of stdout (or stderr) messages joined into one.
+
+    The kernel may cut one ``print`` into several messages, depending on timing: joined, the same
+    work gives the same graded notebook wherever it runs. (nbclient's own ``coalesce_streams``
+    also interprets carriage returns with a regular expression that takes quadratic time on one
+    long printed line: a student's print must not stall the grader.)
+    """
+    merged: list = []
+    for output in outputs:
+        previous = merged[-1] if merged else None
+        if (
+            output.get("output_type") == "stream"
+            and previous is not None
+            and previous.get("output_type") == "stream"
+            and previous.get("name") == output.get("name")
+        ):
+            previous["text"] = previous.get("text", "") + output.get("text", "")
+        else:
+            merged.append(output)
+    return merged
+
+
 class SandboxedExecute(Execute):
     """nbgrader's Execute, run in a sandbox with budgets and typed failures."""
 
-    notebook_timeout = Float(600.0, help="Seconds the whole notebook may run").tag(config=True)
+    # No execution timestamps in graded notebooks: grading the same work gives the same file,
+    # wherever and whenever it runs.
+    record_timing = Bool(False).tag(config=True)
+    notebook_timeout = Float(
+        float(NOTEBOOK_SECONDS), help="Seconds the whole notebook may run"
+    ).tag(config=True)
     memory_bytes = Integer(Limits.memory_bytes, help="Address-space limit of the kernel").tag(
         config=True
     )
@@ -89,7 +119,10 @@ class SandboxedExecute(Execute):
             scratch_bytes=self.scratch_bytes,
         )
         arguments = (*self.extra_arguments, f"--HistoryManager.hist_file={self.ipython_hist_file}")
-        self._kernel = POOL.take(KernelSettings(kernel_name or "python3", limits, arguments))
+        # Data files the exercise's source notebook asks to mask (held-out labels).
+        masks = masks_for(self.config, self.resources)
+        settings = KernelSettings(kernel_name or "python3", limits, arguments, masks)
+        self._kernel = POOL.take(settings)
         self._channel = None
         self.km = self._kernel.km
         return self.km
@@ -249,7 +282,7 @@ class SandboxedExecute(Execute):
         self.error_on_timeout = {}
         ids = (resources or {}).get("nbgrader", {})
         key = (ids.get("student", "?"), ids.get("assignment", "?"), ids.get("notebook", "?"))
-        cell_timeout = self.timeout or 60
+        cell_timeout = self.timeout or CELL_SECONDS
         try:
             # What ExecutePreprocessor.preprocess does, with an interruptible cell loop.
             NotebookClient.__init__(self, nb, km)
@@ -269,6 +302,9 @@ class SandboxedExecute(Execute):
                 self._channel = None
             if getattr(self, "_kernel", None) is not None:
                 self._kernel.discard()
+        for cell in self.nb.cells:
+            if cell.cell_type == "code":
+                cell.outputs = _merged_streams(cell.outputs)
         if stopped_at is not None:
             for cell in self.nb.cells[stopped_at:]:
                 if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade"):

@@ -3,24 +3,34 @@
 One self-contained page per graded notebook: the score and status at the top, a table of the
 test cells, then the notebook as it ran. Test cells show only their visible code (hidden
 regions are replaced by a note) and, when they failed, the exception's name and message, not
-a traceback. Outputs are shown as text and images only: HTML or JavaScript a notebook produced
-is not rendered, so a page cannot run code in the reader's browser. The page is rendered here
-rather than by nbconvert's lab template (which needs about 0.15 s per notebook), and it does not
-depend on the time it was written, so regrading the same work gives the same file.
+a traceback, and whether a visible check (one the student can run) or a hidden test failed.
+Answers graded by hand (a written explanation) are marked as such. Outputs are shown as text and
+images only: HTML or JavaScript a notebook produced is not rendered, so a page cannot run code in
+the reader's browser. The page is rendered here rather than by nbconvert's lab template (which
+needs about 0.15 s per notebook), and it does not depend on the time it was written, so regrading
+the same work gives the same file.
+
+Math in markdown (``$...$``, ``$$...$$``) is converted to MathML when the page is written
+(latex2mathml), which browsers display natively: the page loads no script, font or style from
+anywhere, and reads the same offline. A formula the converter cannot read is shown as its TeX
+source, in a code span.
 """
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from pathlib import Path
+from xml.etree.ElementTree import Element, tostring
 
 import mistune
+from latex2mathml.converter import convert_to_element
 from nbformat import NotebookNode
 
 from grader.hidden import split_regions
 from grader.integrity import is_test_cell
-from grader.results import NotebookResult, format_score
+from grader.results import NotebookResult, TestResult, format_score
 
 REDACTED = "# (hidden tests were run here; they are not shown)"
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -39,6 +49,9 @@ pre.error { background: #fff5f5; border-left: 3px solid #cf222e; }
 .test { border: 1px solid #d0d7de; border-radius: 6px; padding: 0 0.8rem; }
 .passed { color: #1a7f37; font-weight: 600; }
 .failed { color: #cf222e; font-weight: 600; }
+.answer { border: 1px dashed #8250df; border-radius: 6px; padding: 0 0.8rem; }
+.manual { color: #8250df; font-weight: 600; }
+math[display="block"] { margin: 0.6rem 0; }
 """
 
 
@@ -47,19 +60,71 @@ def redact_hidden(source: str) -> str:
     return "\n".join(REDACTED if hidden else code for hidden, code in split_regions(source))
 
 
-MATH = re.compile(r"\$\$.+?\$\$|\$[^$\n]+\$", re.S)
+# Code (fenced blocks and inline spans, opened and closed by equal runs of backticks) and
+# escaped dollars are kept as they are; what is left
+# between $$ and $$ is display math, between $ and $ (within a paragraph) inline math.
+MATH = re.compile(
+    r"(?P<code>^(?P<fence>```|~~~).*?^(?P=fence)"
+    r"|(?<!`)(?P<ticks>`+)(?!`)(?:(?!\n\s*\n).)+?(?<!`)(?P=ticks)(?!`)|\\\$)"
+    r"|\$\$(?P<display>.+?)\$\$|\$(?P<inline>(?:[^$\n]|\n(?!\s*\n))+?)\$",
+    re.S | re.M,
+)
+
+# MathML attributes the converter writes that only describe layout. Anything else it could be
+# told to write by a notebook's TeX (\href's link, \style's CSS that may load a URL) is dropped.
+MATHML_ATTRIBUTES = frozenset(
+    """xmlns display mathvariant mathcolor mathbackground mathsize stretchy fence form
+    separator accent accentunder largeop movablelimits symmetric minsize maxsize lspace rspace
+    width height depth linebreak linethickness columnalign columnspacing columnlines
+    rowalign rowspacing rowlines displaystyle scriptlevel frame framespacing notation
+    open close""".split()
+)
+# latex2mathml writes characters as numeric references ("&#x0003D;"); serialising the tree
+# escapes their "&", which is undone here (a reference only ever stands for a character).
+_ESCAPED_REFERENCE = re.compile(r"&amp;(#x[0-9A-Fa-f]+;)")
+
+
+def _clean_mathml(element: Element) -> None:
+    for node in element.iter():
+        for name in [a for a in node.attrib if a not in MATHML_ATTRIBUTES]:
+            del node.attrib[name]
+
+
+# Every hand-in of an exercise repeats the release's formulas: convert each once per process.
+@functools.lru_cache(maxsize=8192)
+def latex_to_mathml(tex: str, display: bool = False) -> str:
+    """One formula as a MathML ``<math>`` element; its TeX in a code span if it cannot be read.
+
+    Text in the formula (``\\text{...}``) is escaped: a formula never adds HTML to the page.
+    """
+    # latex2mathml lays out `split` but not `aligned`, which is the same alignment.
+    tex = re.sub(r"\\(begin|end)\{aligned\}", r"\\\1{split}", tex)
+    try:
+        element = convert_to_element(tex.strip(), display="block" if display else "inline")
+    except Exception:  # the converter raises many kinds of errors on TeX it cannot read
+        return f'<code class="tex">{html.escape(tex.strip())}</code>'
+    _clean_mathml(element)
+    return _ESCAPED_REFERENCE.sub(r"&\1", tostring(element, encoding="unicode"))
 
 
 def _markdown(source: str) -> str:
-    """Markdown as HTML, with LaTeX left exactly as written (markdown would eat backslashes)."""
+    """Markdown as HTML, with each formula converted to MathML (markdown would eat backslashes)."""
     formulas: list[str] = []
 
     def hold(match: re.Match) -> str:
-        formulas.append(match.group(0))
+        if match.group("code") is not None:
+            return match.group(0)
+        display = match.group("display") is not None
+        formulas.append(latex_to_mathml(match.group("display" if display else "inline"), display))
         return f"I2DLMATH{len(formulas) - 1}X"
 
     rendered = _MARKDOWN(MATH.sub(hold, source))
-    return re.sub(r"I2DLMATH(\d+)X", lambda m: html.escape(formulas[int(m.group(1))]), rendered)
+    return re.sub(r"I2DLMATH(\d+)X", lambda m: formulas[int(m.group(1))], rendered)
+
+
+# Markdown is rendered (and its math converted) for this many characters per page; the rest of
+# a notebook's markdown is shown as plain text, so that no hand-in can make its page slow to write.
+MARKDOWN_BUDGET = 500_000
 
 
 def _text(value) -> str:
@@ -94,32 +159,115 @@ def _outputs(cell: NotebookNode, test: bool) -> list[str]:
     return parts
 
 
+HIDDEN, VISIBLE, STOPPED = "hidden test", "visible check", "grading stopped"
+WHERE = {
+    HIDDEN: "a hidden test failed: it checks the same rules on fresh inputs, and its code is not "
+    "shown",
+    VISIBLE: "a visible check failed: run this cell in your notebook to see the whole error",
+    STOPPED: "grading stopped before this test could finish",
+}
+
+
+def failure_origin(cell) -> str | None:
+    """Where a graded test cell failed: in a hidden test, a visible check, or not at all.
+
+    The grader runs a cell's visible code in the student's kernel and stops at its first error;
+    a hidden region runs in the grader, and its failure is written as one error output whose
+    traceback is the single line ``"<name>: <message>"`` (grader.execute); an error from the
+    kernel carries IPython's traceback. ``GradingStopped`` marks a cell the grader could not
+    finish (time, memory or a dead kernel). None when the cell has no error.
+    """
+    errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+    if not errors:
+        return None
+    last = errors[-1]
+    name, message = last.get("ename", ""), last.get("evalue", "")
+    if name == "GradingStopped":
+        return STOPPED
+    if list(last.get("traceback", [])) == [f"{name}: {message}"]:
+        return HIDDEN
+    return VISIBLE
+
+
+def is_graded_by_hand(cell) -> bool:
+    """An answer cell that carries points: the instructor grades it (a written explanation)."""
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return bool(meta.get("grade")) and not is_test_cell(cell)
+
+
+def graded_by_hand(nb) -> dict[str, float]:
+    """grade_id -> points of the cells of ``nb`` that are graded by hand."""
+    metas = [cell["metadata"]["nbgrader"] for cell in nb.cells if is_graded_by_hand(cell)]
+    return {meta["grade_id"]: float(meta.get("points", 0)) for meta in metas}
+
+
+def _row(outcome: TestResult, by_hand: bool, origin: str | None) -> str:
+    points = f"{format_score(outcome.max_score)}"
+    if by_hand:
+        cells = (f"&ndash; / {points}", "a written answer: your instructor grades it", "by hand")
+    else:
+        lost = outcome.score < outcome.max_score
+        where = origin or ("not run" if lost else "")
+        cells = (f"{format_score(outcome.score)} / {points}", outcome.error or "", where)
+    return (
+        f"<tr><td>{html.escape(outcome.grade_id)}</td><td>{cells[0]}</td>"
+        f"<td>{html.escape(cells[1])}</td><td>{html.escape(cells[2])}</td></tr>"
+    )
+
+
 def render(nb: NotebookNode, result: NotebookResult) -> str:
     """The feedback page for one autograded notebook."""
     tests = {t.grade_id: t for t in result.tests}
+    manual = graded_by_hand(nb)
+    origins = {
+        cell["metadata"]["nbgrader"].get("grade_id", ""): failure_origin(cell)
+        for cell in nb.cells
+        if is_test_cell(cell)
+    }
     title = f"{result.exercise}/{result.notebook}: {result.student}"
+    pending = sum(manual.values())
     summary = (
         f"<p>Score <strong>{format_score(result.score)} / {format_score(result.max_score)}</strong>"
         f" &middot; status <strong>{html.escape(result.status)}</strong>"
         + (f" &middot; {html.escape(result.reason)}" if result.reason else "")
         + "</p>"
+        + (
+            f"<p>{format_score(pending)} of the points are for answers your instructor grades "
+            "by hand; they are not in this score yet.</p>"
+            if pending
+            else ""
+        )
     )
-    rows = "".join(
-        f"<tr><td>{html.escape(t.grade_id)}</td><td>{format_score(t.score)} / "
-        f"{format_score(t.max_score)}</td><td>{html.escape(t.error or '')}</td></tr>"
-        for t in result.tests
-    )
+    rows = "".join(_row(t, t.grade_id in manual, origins.get(t.grade_id)) for t in result.tests)
+    budget = MARKDOWN_BUDGET
+
+    def markdown(source: str) -> str:
+        nonlocal budget
+        budget -= len(source)
+        return _markdown(source) if budget >= 0 else _pre(source, "output")
+
     body = [
         f"<header><h1>{html.escape(title)}</h1>{summary}",
-        f"<table><tr><th>test</th><th>points</th><th>why not full marks</th></tr>{rows}</table>",
+        "<table><tr><th>test</th><th>points</th><th>why not full marks</th>"
+        f"<th>failed in</th></tr>{rows}</table>",
         "</header>",
     ]
     for cell in nb.cells:
         source = _text(cell.get("source", ""))
-        if cell.get("cell_type") == "markdown":
-            body.append(f'<div class="cell">{_markdown(source)}</div>')
+        kind = cell.get("cell_type")
+        if is_graded_by_hand(cell) and kind in ("markdown", "code"):
+            grade_id = cell["metadata"]["nbgrader"].get("grade_id", "")
+            verdict = (
+                f'<p class="manual">{html.escape(grade_id)}: graded by hand '
+                f"({format_score(manual.get(grade_id, 0))} points)</p>"
+            )
+            answer = markdown(source) if kind == "markdown" else _pre(source)
+            body.append(f'<div class="cell answer">{verdict}{answer}</div>')
             continue
-        if cell.get("cell_type") != "code":
+        if kind == "markdown":
+            body.append(f'<div class="cell">{markdown(source)}</div>')
+            continue
+        if kind != "code":
             continue
         test = is_test_cell(cell)
         parts = [_pre(redact_hidden(source) if test else source)] + _outputs(cell, test)
@@ -128,9 +276,11 @@ def render(nb: NotebookNode, result: NotebookResult) -> str:
             outcome = tests.get(grade_id)
             if outcome is not None:
                 passed = outcome.score >= outcome.max_score
+                origin = origins.get(grade_id)
+                note = f" &middot; {html.escape(WHERE[origin])}" if origin and not passed else ""
                 verdict = (
                     f'<p class="{"passed" if passed else "failed"}">{html.escape(grade_id)}: '
-                    f"{format_score(outcome.score)} / {format_score(outcome.max_score)}</p>"
+                    f"{format_score(outcome.score)} / {format_score(outcome.max_score)}{note}</p>"
                 )
                 parts.insert(0, verdict)
             body.append(f'<div class="cell test">{"".join(parts)}</div>')

@@ -101,4 +101,35 @@ def clean_submission(released: NotebookNode, submitted: NotebookNode) -> Noteboo
             if cell["id"] in seen_cell_ids:
                 cell["id"] = f"i2dl-renamed-{index}"
             seen_cell_ids.add(cell["id"])
+    _restore_missing_cells(released, nb, seen_cell_ids)
     return nb
+
+
+def _grade_id(cell) -> str | None:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def _restore_missing_cells(released: NotebookNode, nb: NotebookNode, ids: set[str]) -> None:
+    """Put back, as released, every nbgrader cell the hand-in lacks, after its predecessor.
+
+    A deleted answer cell is then graded as unanswered (its starter code), and nbgrader, which
+    restores deleted test cells after the cell that precedes them in the source, always finds
+    that cell (an empty notebook or one without answer cells made it fail).
+    """
+    position = 0
+    for cell in released.cells:
+        grade_id = _grade_id(cell)
+        if grade_id is None:
+            continue
+        found = next((i for i, c in enumerate(nb.cells) if _grade_id(c) == grade_id), None)
+        if found is not None:
+            position = found + 1
+            continue
+        restored = copy.deepcopy(cell)
+        if "id" in restored:
+            restored["id"] = f"i2dl-restored-{grade_id}"[:64]
+            while restored["id"] in ids:
+                restored["id"] = restored["id"][:60] + f"-{len(ids)}"
+            ids.add(restored["id"])
+        nb.cells.insert(position, restored)
+        position += 1

@@ -20,6 +20,7 @@ import fnmatch
 import multiprocessing.util
 import os
 import shutil
+import stat
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -53,29 +54,52 @@ def copy_extra_files(source: Path, target: Path, skip: tuple[str, ...]) -> list[
     """Copy the regular files of ``source`` (not matching ``skip``) into ``target``.
 
     Links, devices and other special files are never followed or copied: a hand-in must not
-    bring a view of the grader's machine into the sandbox. Returns what was left out and why.
+    bring a view of the grader's machine into the sandbox. (Hand-ins reach grading already
+    staged without links, :mod:`grader.submissions`; this holds on its own all the same: each
+    file is opened with ``O_NOFOLLOW`` and checked to be a regular file before it is read.)
+    Returns what was left out and why.
     """
     left_out: list[str] = []
     total = 0
     for folder, dirs, files in os.walk(source, followlinks=False):
         here = Path(folder)
-        dirs[:] = sorted(d for d in dirs if not _skipped(d, skip) and not (here / d).is_symlink())
+        kept = []
+        for name in sorted(d for d in dirs if not _skipped(d, skip)):
+            if (here / name).is_symlink():
+                left_out.append(f"{(here / name).relative_to(source)} (not a regular file)")
+            else:
+                kept.append(name)
+        dirs[:] = kept
         for name in sorted(files):
             path = here / name
             relative = path.relative_to(source)
             if _skipped(name, skip):
                 continue
-            if path.is_symlink() or not path.is_file():
-                left_out.append(f"{relative} (not a regular file)")
-                continue
-            size = path.stat().st_size
-            if total + size > MAX_EXTRA_BYTES:
-                left_out.append(f"{relative} (more than {MAX_EXTRA_BYTES} bytes of files)")
-                continue
-            total += size
-            (target / relative).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, target / relative, follow_symlinks=False)
+            with _open_regular(path) as handle:
+                if handle is None:
+                    left_out.append(f"{relative} (not a regular file)")
+                    continue
+                size = os.fstat(handle.fileno()).st_size
+                if total + size > MAX_EXTRA_BYTES:
+                    left_out.append(f"{relative} (more than {MAX_EXTRA_BYTES} bytes of files)")
+                    continue
+                total += size
+                (target / relative).parent.mkdir(parents=True, exist_ok=True)
+                with open(target / relative, "wb") as out:
+                    shutil.copyfileobj(handle, out)
     return left_out
+
+
+@contextlib.contextmanager
+def _open_regular(path: Path):
+    """``path`` opened for reading if it is a regular file (never through a link), else None."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:  # a link (ELOOP), gone, unreadable
+        yield None
+        return
+    with os.fdopen(fd, "rb") as handle:
+        yield handle if stat.S_ISREG(os.fstat(fd).st_mode) else None
 
 
 def _skipped(name: str, patterns: tuple[str, ...]) -> bool:
@@ -89,6 +113,8 @@ class KernelSettings:
     kernel_name: str
     limits: Limits
     extra_arguments: tuple[str, ...] = ()
+    # (masked copy, real file) pairs bound over data files (grader.data_masks)
+    data_masks: tuple[tuple[str, str], ...] = ()
 
 
 # A unix socket's path holds at most 107 bytes; the kernel's sockets are
@@ -114,8 +140,10 @@ class SandboxedKernelManager(AsyncKernelManager):
         limits: Limits,
         binds: tuple[Path, Path, Path],
         uid: int,
+        masks: tuple[tuple[str, str], ...] = (),
     ) -> None:
         self.sandbox = (workdir, runtime, limits, binds, uid)
+        self.data_masks = masks
         self.transport = "ipc"
         self.ip = str(runtime / "kernel")
         self.connection_file = str(runtime / "connection.json")
@@ -129,7 +157,9 @@ class SandboxedKernelManager(AsyncKernelManager):
     def format_kernel_cmd(self, extra_arguments=None):
         cmd = super().format_kernel_cmd(extra_arguments)
         workdir, runtime, limits, (staging, inbox, outbox), uid = self.sandbox
-        return wrap_kernel_command(cmd, workdir, runtime, limits, staging, (inbox, outbox), uid)
+        return wrap_kernel_command(
+            cmd, workdir, runtime, limits, staging, (inbox, outbox), uid, self.data_masks
+        )
 
     def write_connection_file(self, **kwargs):
         super().write_connection_file(**kwargs)
@@ -169,6 +199,7 @@ class Kernel:
             settings.limits,
             (self.staging, self.inbox, self.outbox),
             self.uid,
+            settings.data_masks,
         )
         arguments = [*settings.extra_arguments, f"--IPKernelApp.exec_lines={STARTUP_LINE}"]
         try:

@@ -19,6 +19,7 @@ class TestResult:
     score: float
     max_score: float
     error: str | None = None  # "AssertionError: message" when the test failed
+    needs_manual: bool = False  # a written answer an instructor still has to grade
 
 
 @dataclass

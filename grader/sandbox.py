@@ -7,9 +7,10 @@ runtime folder holding its connection file and unix sockets, and the folders thr
 hidden tests call it. It has no network, its own PID namespace, and runs as an unprivileged user
 so that the process limit holds. ``prlimit`` bounds address space, CPU time, processes, file size
 and open files. Nothing else of the machine is visible: not ``solutions/``, not the gradebook, not
-the course folder, not other submissions.
+the course folder, not other submissions. Where an exercise declares data masks
+(:mod:`grader.data_masks`), masked copies of installed data files are bound over the real ones.
 
-Without bubblewrap only the resource limits apply; the grader says so loudly.
+Without bubblewrap only the resource limits apply (and no data masks); the grader says so loudly.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from i2dl.budgets import NOTEBOOK_SECONDS
 
 # Each kernel runs as a user of its own, taken from this range: RLIMIT_NPROC counts every
 # process and thread of a user, machine-wide, so kernels sharing one user (all as "nobody")
@@ -35,7 +38,7 @@ class Limits:
     """Resource limits of one kernel (configurable from the command line)."""
 
     memory_bytes: int = 4 * GIB
-    cpu_seconds: int = 600
+    cpu_seconds: int = NOTEBOOK_SECONDS
     processes: int = 64
     file_bytes: int = 256 * 1024**2
     open_files: int = 256
@@ -109,6 +112,7 @@ def wrap_kernel_command(
     staging: Path | None = None,
     exchange: tuple[Path, Path] | None = None,
     uid: int = KERNEL_UIDS[0],
+    masks: tuple[tuple[str, str], ...] = (),
 ) -> list[str]:
     """The command that starts ``cmd`` (a kernel) inside the sandbox.
 
@@ -116,7 +120,9 @@ def wrap_kernel_command(
     can write there (and in ``/tmp``) but never more than ``limits.scratch_bytes``. ``runtime``
     holds the connection file and sockets; ``staging`` (read-only inside) the files handed in
     next to the notebook; ``exchange`` is the (inbox, outbox) of hidden-test calls, the inbox
-    read-only inside the sandbox and the outbox writable.
+    read-only inside the sandbox and the outbox writable. ``masks`` are (masked copy, real file)
+    pairs (:mod:`grader.data_masks`): each copy is bound read-only over its real file, after the
+    Python environment, so that every path to the file inside gives the copy.
     """
     limited = prlimit_args(limits) if shutil.which("prlimit") else []
     bwrap = bwrap_path()
@@ -134,6 +140,8 @@ def wrap_kernel_command(
             args += ["--size", "1048576", "--tmpfs", str(home)]
     for root in _python_roots() + _package_roots():
         args += _parents_with_perms(root) + ["--ro-bind", str(root), str(root)]
+    for masked, real in masks:
+        args += ["--ro-bind", masked, real]
     args += _parents_with_perms(runtime) + ["--bind", str(runtime), str(runtime)]
     for folder in [staging] if staging is not None else []:
         args += _parents_with_perms(folder) + ["--ro-bind", str(folder), str(folder)]
@@ -207,7 +215,9 @@ def describe() -> str:
     if bwrap_path() is None:
         return (
             "WARNING: bubblewrap (bwrap) is not installed: student kernels run WITHOUT a sandbox "
-            "(they can read files and use the network); only resource limits apply. "
+            "(they can read files and use the network); only resource limits apply, and data "
+            "masks (held-out labels hidden from kernels, see grader/data_masks.py) are NOT "
+            "applied. "
             "Install it with `apt-get install -y bubblewrap`."
         )
     user = "as an unprivileged user" if can_drop_privileges() else "as the current user"

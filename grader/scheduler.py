@@ -1,9 +1,11 @@
 """Grading a whole class: parallel workers, one gradebook, resumable runs.
 
-Each worker process grades whole hand-ins in a private course root
-(``OUT/.workers/<n>/``, with its own nbgrader gradebook), so workers never share an SQLite file.
-The main process alone writes the class's outputs: when a hand-in is done it moves that
-student's autograded notebooks and feedback into ``OUT``, records the scores in
+Each worker grades whole hand-ins in a private course root (``OUT/.workers/<pid>/`` for a local
+process, the worker's own folder on a Dask cluster), with its own nbgrader gradebook, so workers
+never share an SQLite file or need the submissions folder: a hand-in travels to its worker as
+data and its results come back as data (:mod:`grader.backends`). The main process alone writes
+the class's outputs: when a hand-in is done it writes that student's autograded notebooks and
+feedback into ``OUT``, records the scores in
 ``OUT/gradebook.db`` and appends the results to a journal (``OUT/.state/journal.jsonl``). A
 re-run reads the journal and skips every hand-in whose files are unchanged (``force`` regrades
 all), so an interrupted run resumes without losing or duplicating grades. Results do not depend
@@ -17,41 +19,44 @@ import json
 import os
 import shutil
 import sys
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import Any
 
 from nbgrader.api import Gradebook, MissingEntry
 from tqdm import tqdm
 
 from grader.autograde import ClassGrader, GradingOptions
-from grader.course import (
-    COURSE_ID,
-    GraderError,
-    Repository,
-    alembic_head,
-    mark_scratch_gradebook,
-    use_alembic_head,
+from grader.backends import (
+    STUDENT_FOLDERS,
+    DaskPool,
+    InProcessPool,
+    ProcessPool,
+    WorkerLost,
+    course_spec,
+    make_job,
+    write_tree,
 )
+from grader.course import COURSE_ID, GraderError, Repository, alembic_head
 from grader.results import NotebookResult, TestResult, write_grades_csv, write_report
 from grader.submissions import StudentSubmission, discover
 
 JOURNAL = Path(".state") / "journal.jsonl"
-_WORKER: ClassGrader | None = None
-_WORKER_MAX_SCORES: dict[str, dict[str, float]] = {}
 
 
 def fingerprint(sub: StudentSubmission, exercises: list[str]) -> str:
-    """Hash of everything graded for this hand-in (the files of the graded exercises)."""
+    """Hash of everything graded for this hand-in.
+
+    That is the staged regular files of the graded exercises (never the submissions folder:
+    see :mod:`grader.submissions`) and what staging left out of the hand-in, and why.
+    """
     digest = hashlib.sha256(sub.student.encode())
     digest.update((sub.problem or "").encode())
+    digest.update(json.dumps(sorted(sub.left_out.items())).encode())
     for exercise in exercises:
-        folder = sub.exercises.get(exercise)
         digest.update(f"|{exercise}|".encode())
-        if folder is None:
-            continue
-        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-            digest.update(path.relative_to(folder).as_posix().encode())
+        for relative, path in sub.files(exercise):
+            digest.update(relative.encode())
             digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
 
@@ -61,28 +66,30 @@ def _result_from_dict(data: dict) -> NotebookResult:
     return NotebookResult(**data, tests=tests)
 
 
-def load_journal(out: Path) -> dict[str, tuple[str, list[NotebookResult]]]:
-    """student -> (fingerprint, results) of hand-ins already graded into ``out``."""
+def load_journal(out: Path) -> dict[str, tuple[str, list[NotebookResult], list[str]]]:
+    """student -> (fingerprint, results, warnings) of hand-ins already graded into ``out``."""
     path = out / JOURNAL
-    done: dict[str, tuple[str, list[NotebookResult]]] = {}
+    done: dict[str, tuple[str, list[NotebookResult], list[str]]] = {}
     if not path.exists():
         return done
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
             entry = json.loads(line)
             results = [_result_from_dict(r) for r in entry["results"]]
+            notes = [str(w) for w in entry.get("warnings", [])]
         except (ValueError, KeyError, TypeError):
             continue  # a line cut off by an interruption: that hand-in is graded again
-        done[entry["student"]] = (entry["fingerprint"], results)
+        done[entry["student"]] = (entry["fingerprint"], results, notes)
     return done
 
 
-def _append_journal(out: Path, student: str, digest: str, results: list[NotebookResult]) -> None:
+def _append_journal(
+    out: Path, student: str, digest: str, results: list[NotebookResult], notes: list[str]
+) -> None:
     path = out / JOURNAL
     path.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps(
-        {"student": student, "fingerprint": digest, "results": [asdict(r) for r in results]}
-    )
+    entry = {"student": student, "fingerprint": digest, "results": [asdict(r) for r in results]}
+    line = json.dumps({**entry, "warnings": notes})
     with open(path, "ab+") as fh:
         # A line cut off by an interrupted run must not swallow the next entry.
         if fh.seek(0, os.SEEK_END) > 0:
@@ -94,61 +101,75 @@ def _append_journal(out: Path, student: str, digest: str, results: list[Notebook
         os.fsync(fh.fileno())
 
 
-def _init_worker(
-    repo_root: str,
-    out: str,
-    exercises: list[str],
-    options: GradingOptions,
-    alembic: str | None = None,
-) -> None:
-    global _WORKER, _WORKER_MAX_SCORES
-    if alembic:
-        use_alembic_head(alembic)
-    root = Path(out) / ".workers" / str(os.getpid())
-    if root.exists():
-        shutil.rmtree(root)
-    mark_scratch_gradebook(f"sqlite:///{root.resolve() / 'gradebook.db'}")
-    _WORKER = ClassGrader(Repository(Path(repo_root)), root, exercises, options)
-    _WORKER.log_file = Path(out) / "logs" / f"worker-{os.getpid()}.log"
-    _WORKER_MAX_SCORES = _WORKER.prepare()
+def _write_student_files(out: Path, student: str, files: dict[str, bytes]) -> None:
+    """Replace this student's graded notebooks and feedback in ``out`` with ``files``."""
+    for folder in STUDENT_FOLDERS:
+        shutil.rmtree(out / folder / student, ignore_errors=True)
+    for path in files:
+        parts = PurePosixPath(path).parts
+        if len(parts) < 3 or parts[0] not in STUDENT_FOLDERS or parts[1] != student:
+            raise GraderError(f"a worker sent back {path!r}, outside {student}'s folders")
+    write_tree(out, files)
 
 
-def _grade_in_worker(sub: StudentSubmission) -> tuple[str, list[NotebookResult], list[str]]:
-    assert _WORKER is not None, "worker not initialised"
-    before = len(_WORKER.warnings)
-    results = _WORKER.grade_submission(sub, _WORKER_MAX_SCORES)
-    return str(_WORKER.out), results, _WORKER.warnings[before:]
+def _crashed(
+    sub: StudentSubmission, exercises: list[str], max_scores: dict[str, dict[str, float]], why: str
+) -> list[NotebookResult]:
+    return [
+        NotebookResult(sub.student, exercise, notebook, 0.0, max_score, "crashed", why)
+        for exercise in exercises
+        for notebook, max_score in sorted(max_scores[exercise].items())
+    ]
 
 
-def _move_student_files(worker_root: Path, out: Path, student: str) -> None:
-    for folder in ("submitted", "autograded", "feedback"):
-        source = worker_root / folder / student
-        target = out / folder / student
-        if target.exists():
-            shutil.rmtree(target)
-        if source.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(source), str(target))
+def record_in_gradebook(db_url: str, results: list[NotebookResult], keep_manual: bool) -> None:
+    """Write one hand-in's scores into the class gradebook (replacing earlier ones).
 
-
-def record_in_gradebook(db_url: str, results: list[NotebookResult]) -> None:
-    """Write one hand-in's scores into the class gradebook (replacing earlier ones)."""
+    Written answers the autograder cannot score stay marked "needs manual grade" for Formgrader.
+    With ``keep_manual`` (the same work graded again), scores, extra credit and comments an
+    instructor entered by hand are kept; a changed hand-in starts without them.
+    """
     with Gradebook(db_url, COURSE_ID) as gb:
         student = results[0].student
         gb.update_or_create_student(student)
         for exercise in sorted({r.exercise for r in results}):
+            kept: dict[tuple[str, str, str], object] = {}
             try:
+                old = gb.find_submission(exercise, student)
+                if keep_manual:
+                    for nb in old.notebooks:
+                        for grade in nb.grades:
+                            if grade.manual_score is not None or grade.extra_credit:
+                                kept[("grade", nb.name, grade.name)] = (
+                                    grade.manual_score,
+                                    grade.extra_credit,
+                                )
+                        for comment in nb.comments:
+                            if comment.manual_comment:
+                                kept[("comment", nb.name, comment.name)] = comment.manual_comment
                 gb.remove_submission(exercise, student)
             except MissingEntry:
                 pass
             submission = gb.add_submission(exercise, student)
             notebooks = {nb.name: nb for nb in submission.notebooks}
             for r in (r for r in results if r.exercise == exercise):
-                scores = {test.grade_id: test.score for test in r.tests}
+                tests = {test.grade_id: test for test in r.tests}
                 notebook = notebooks.get(r.notebook)
                 for grade in notebook.grades if notebook is not None else []:
-                    grade.auto_score = scores.get(grade.name, 0.0)
-                    grade.needs_manual_grade = False
+                    test = tests.get(grade.name)
+                    if test is not None and test.needs_manual:
+                        grade.auto_score, grade.needs_manual_grade = None, True
+                    else:
+                        grade.auto_score = test.score if test is not None else 0.0
+                        grade.needs_manual_grade = False
+                    manual = kept.get(("grade", r.notebook, grade.name))
+                    if manual is not None:
+                        grade.manual_score, grade.extra_credit = manual
+                        grade.needs_manual_grade = False
+                for comment in notebook.comments if notebook is not None else []:
+                    text = kept.get(("comment", r.notebook, comment.name))
+                    if text is not None:
+                        comment.manual_comment = text
         gb.db.commit()
 
 
@@ -178,32 +199,65 @@ class Progress:
         self.bar.set_postfix_str(student, refresh=False)
         self.bar.update()
 
+    def note(self, line: str) -> None:
+        """Something the instructor should see now (a worker died...), not kept in OUT."""
+        if self.bar is not None:
+            self.bar.write(line, file=sys.stderr)
+        else:
+            print(line, file=sys.stderr, flush=True)
+
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
 
 
 def run_class(
-    grader: ClassGrader, students: list[StudentSubmission], force: bool = False
+    grader: ClassGrader,
+    students: list[StudentSubmission],
+    force: bool = False,
+    scheduler: str | None = None,
+    allow_unsandboxed: bool = False,
 ) -> list[NotebookResult]:
-    """Grade every hand-in (in parallel), write grades.csv, report.json and the gradebook."""
+    """Grade every hand-in, write grades.csv, report.json and the gradebook.
+
+    Hand-ins are graded in this process (one worker), in a local process pool, or on the Dask
+    cluster whose scheduler listens at ``scheduler``; the output is the same either way.
+    """
     out, options = grader.out, grader.options
-    if grader.isolation.startswith("WARNING"):
-        print(grader.isolation, file=sys.stderr, flush=True)
-    grader.prepare()
+    max_scores = grader.prepare()
     db_url = grader.config.CourseDirectory.db_url
-    journal = {} if force else load_journal(out)
+    journal = load_journal(out)  # with force: only to tell an unchanged hand-in
     if force and (out / JOURNAL).exists():
         (out / JOURNAL).unlink()
     results: dict[str, list[NotebookResult]] = {}
+    warnings: dict[str, list[str]] = {}
     todo: list[tuple[StudentSubmission, str]] = []
     for sub in students:
         digest = fingerprint(sub, grader.exercises)
         previous = journal.get(sub.student)
-        if previous and previous[0] == digest:
-            results[sub.student] = previous[1]
+        if not force and previous and previous[0] == digest:
+            results[sub.student], warnings[sub.student] = previous[1], previous[2]
         else:
             todo.append((sub, digest))
+
+    spec = course_spec(
+        grader.repo,
+        grader.exercises,
+        replace(options, progress=False),
+        out,
+        alembic_head(),
+        cluster=scheduler is not None,
+        allow_unsandboxed=allow_unsandboxed,
+    )
+    if scheduler is not None:
+        pool = DaskPool(scheduler, spec)
+        isolation = pool.isolation
+    else:
+        isolation = grader.isolation
+        if isolation.startswith("WARNING"):
+            print(isolation, file=sys.stderr, flush=True)
+        workers = max(1, min(options.workers, len(todo)))
+        pool = InProcessPool(spec) if workers == 1 else ProcessPool(spec, workers)
     if len(results) and options.progress:
         print(
             f"{len(results)} hand-in(s) already graded; grading {len(todo)} (use --force to "
@@ -215,45 +269,67 @@ def run_class(
     def finish(
         sub: StudentSubmission,
         digest: str,
-        worker_root: str,
         graded: list[NotebookResult],
-        warnings: list[str],
+        files: dict[str, bytes],
+        notes: list[str],
     ) -> None:
-        _move_student_files(Path(worker_root), out, sub.student)
-        record_in_gradebook(db_url, graded)
-        _append_journal(out, sub.student, digest, graded)
-        results[sub.student] = graded
-        grader.warnings.extend(warnings)
+        _write_student_files(out, sub.student, files)
+        previous = journal.get(sub.student)
+        record_in_gradebook(db_url, graded, keep_manual=bool(previous and previous[0] == digest))
+        _append_journal(out, sub.student, digest, graded, notes)
+        results[sub.student], warnings[sub.student] = graded, notes
         progress.update(sub.student, graded)
 
     progress = Progress(len(students), len(results), options.progress)
-    workers = max(1, min(options.workers, len(todo)))
-    init_args = (
-        str(grader.repo.root),
-        str(out),
-        grader.exercises,
-        replace(options, progress=False),
-        alembic_head(),
-    )
+    queue = iter(todo)
+    pending: dict[Any, tuple[StudentSubmission, str, int]] = {}
     try:
-        if workers == 1:
-            _init_worker(*init_args)
-            for sub, digest in todo:
-                finish(sub, digest, *_grade_in_worker(sub))
-        else:
-            with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=init_args) as pool:
-                futures = {
-                    pool.submit(_grade_in_worker, sub): (sub, digest) for sub, digest in todo
-                }
-                for future in as_completed(futures):
-                    sub, digest = futures[future]
-                    finish(sub, digest, *future.result())
+        while True:
+            while len(pending) < pool.capacity:
+                item = next(queue, None)
+                if item is None:
+                    break
+                pending[pool.submit(make_job(item[0], grader.exercises))] = (*item, 1)
+            if not pending:
+                break
+            for handle in pool.wait_any(pending):
+                sub, digest, attempt = pending.pop(handle)
+                try:
+                    payload = pool.result(handle)
+                except WorkerLost as exc:
+                    progress.note(
+                        f"{sub.student}: {exc}; "
+                        + ("grading it again" if attempt < 2 else "giving up")
+                    )
+                    if attempt < 2:  # once more, on another worker
+                        pending[pool.submit(make_job(sub, grader.exercises))] = (
+                            sub,
+                            digest,
+                            attempt + 1,
+                        )
+                        continue
+                    why = f"grading failed twice: {exc}"
+                    finish(sub, digest, _crashed(sub, grader.exercises, max_scores, why), {}, [])
+                    continue
+                if "refused" in payload:
+                    raise GraderError(f"a worker refused to grade: {payload['refused']}")
+                if "error" in payload:
+                    error = payload["error"].strip().splitlines()[-1][:300]
+                    graded = _crashed(sub, grader.exercises, max_scores, f"grading failed: {error}")
+                    note = f"{sub.student}: grading failed:\n{payload['error']}"
+                    finish(sub, digest, graded, {}, [note])
+                    continue
+                graded = [_result_from_dict(r) for r in payload["results"]]
+                finish(sub, digest, graded, payload["files"], payload["warnings"])
     finally:
         progress.close()
+        pool.close()
         shutil.rmtree(out / ".workers", ignore_errors=True)
     ordered = [r for student in sorted(results) for r in results[student]]
+    notes = [isolation] if isolation.startswith("WARNING") else []
+    notes += [w for student in sorted(warnings) for w in warnings[student]]
     write_grades_csv(ordered, out / "grades.csv")
-    write_report(ordered, grader.warnings, out / "report.json", grader.isolation)
+    write_report(ordered, notes, out / "report.json", isolation)
     return ordered
 
 
@@ -264,6 +340,8 @@ def autograde(
     exercises: list[str] | None,
     options: GradingOptions,
     force: bool = False,
+    scheduler: str | None = None,
+    allow_unsandboxed: bool = False,
 ) -> list[NotebookResult]:
     """Grade ``submissions`` into ``out``; see :mod:`grader.autograde` for the layout."""
     if not submissions.is_dir():
@@ -279,4 +357,6 @@ def autograde(
                 f"no submission under {submissions} holds a known exercise folder "
                 f"({', '.join(repo.exercise_names())}); expected <student>/<exercise>/<nb>.ipynb"
             )
-    return run_class(grader, students, force=force)
+    return run_class(
+        grader, students, force=force, scheduler=scheduler, allow_unsandboxed=allow_unsandboxed
+    )

@@ -2,6 +2,11 @@
 
 Both versions go through the real autograding path (the same code as ``autograde``), twice, and
 any difference between the two runs (a flaky hidden test) is a failure too.
+
+Answers graded by hand (a markdown or code answer cell that carries points, such as a written
+explanation) score nothing when autograded, neither in the solution nor in the release: "full
+marks" for a solution means every autograded test passes, and the table says which points are
+left to the instructor.
 """
 
 from __future__ import annotations
@@ -11,8 +16,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import nbformat
+
 from grader.autograde import ClassGrader, GradingOptions
 from grader.course import Repository
+from grader.feedback import graded_by_hand
 from grader.results import NotebookResult, format_score
 from grader.scheduler import run_class
 from grader.submissions import discover
@@ -28,6 +36,7 @@ class Check:
     scores: tuple[str, str]
     expected: str
     problem: str = ""
+    by_hand: str = ""  # answers the instructor grades, e.g. "explain_downsampling (5)"
 
 
 def _stage(repo: Repository, exercise: str, root: Path) -> None:
@@ -64,15 +73,21 @@ def validate(repo: Repository, exercises: list[str], options: GradingOptions) ->
             ]
             for (version, notebook), first in sorted(runs[0].items()):
                 second = runs[1][(version, notebook)]
-                expected = format_score(first.max_score) if version == SOLUTION else "0"
+                source = repo.solutions / exercise / f"{notebook}.ipynb"
+                manual = graded_by_hand(nbformat.read(source, as_version=4))
+                autograded = first.max_score - sum(manual.values())
+                expected = format_score(autograded) if version == SOLUTION else "0"
                 check = Check(
                     exercise,
                     notebook,
                     version,
                     (format_score(first.score), format_score(second.score)),
                     expected,
+                    by_hand=", ".join(f"{g} ({format_score(p)})" for g, p in manual.items()),
                 )
-                failed = [t for t in first.tests if t.score < t.max_score]
+                failed = [
+                    t for t in first.tests if t.score < t.max_score and t.grade_id not in manual
+                ]
                 if first.status != "ok":
                     check.problem = f"status {first.status}: {first.reason}"
                 elif version == SOLUTION and failed:
@@ -98,7 +113,8 @@ def format_checks(checks: list[Check]) -> str:
             c.scores[0],
             c.scores[1],
             c.expected,
-            "ok" if not c.problem else "FAIL: " + c.problem,
+            ("ok" if not c.problem else "FAIL: " + c.problem)
+            + (f"; graded by hand: {c.by_hand}" if c.by_hand else ""),
         )
         for c in checks
     ]

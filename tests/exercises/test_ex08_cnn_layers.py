@@ -4,6 +4,9 @@ One autograde run grades every student below through the real command line. Each
 released notebook with some answer cells filled in: with the solution, with code in another
 correct style (which must earn full marks), or with a classic bug (which must lose exactly the
 tests that grade the broken function). Scores are checked per test cell, not only in total.
+
+The written answer (explain_downsampling, 5 points) is graded by hand: autograding gives it
+nothing, whatever the student wrote, so a perfect hand-in autogrades to 95 of 100.
 """
 
 from __future__ import annotations
@@ -24,10 +27,12 @@ POINTS = {
     "test_conv_backward": 10,
     "test_max_pool": 10,
     "test_avg_pool": 10,
-    "test_conv_transpose": 15,
+    "test_conv_transpose": 10,
     "test_receptive_field": 5,
     "test_tiny_cnn": 15,
 }
+BY_HAND = {"explain_downsampling": 5}
+AUTOGRADED = sum(POINTS.values())
 
 # --- every answer cell returning zeros (or an empty answer) of the right shapes --------------
 
@@ -540,8 +545,8 @@ def test_partial_styles_and_bugs_earn_exact_scores(tmp_path):
         "bugs_2": {"test_conv_forward_naive", "test_conv_backward_naive", "test_conv_backward",
                    "test_tiny_cnn", "test_conv_transpose"},
     }
-    totals = {"loops_only": 30, "no_loops": 55, "zero_stubs": 0, "style_a": 100, "style_b": 100,
-              "bugs_1": 70, "bugs_2": 40}
+    totals = {"loops_only": 30, "no_loops": 50, "zero_stubs": 0, "style_a": 95, "style_b": 95,
+              "bugs_1": 65, "bugs_2": 40}
 
     results = grade_hand_ins(tmp_path, {(student, EX, EX): nb for student, nb in students.items()},
                              EX)
@@ -549,11 +554,16 @@ def test_partial_styles_and_bugs_earn_exact_scores(tmp_path):
     errors = {}
     for student in students:
         tests = results[(student, EX)]
-        assert {gid: t["max_score"] for gid, t in tests.items()} == POINTS
+        assert {gid: t["max_score"] for gid, t in tests.items()} == POINTS | BY_HAND
+        assert AUTOGRADED + sum(BY_HAND.values()) == 100
+        # the written answer is the instructor's to grade: autograding awards nothing for it
+        assert [(tests[gid]["score"], tests[gid]["error"]) for gid in BY_HAND] == [(0, None)]
+        tests = {gid: t for gid, t in tests.items() if gid not in BY_HAND}
         errors[student] = lost(tests)
         assert set(errors[student]) == failing[student], (student, errors[student])
         assert all(tests[gid]["score"] == 0 for gid in failing[student]), (student, tests)
-        assert total(tests) == totals[student] == 100 - sum(POINTS[g] for g in failing[student])
+        assert total(tests) == totals[student] == AUTOGRADED - sum(
+            POINTS[g] for g in failing[student])
 
     # the failures say what went wrong
     assert "faster" in errors["bugs_1"]["test_conv_forward"]

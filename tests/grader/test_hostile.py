@@ -9,16 +9,21 @@ the attack: they must not earn a single point more.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
+import os
 import socket
 import threading
+import zipfile
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from grader.sample import student_version, write_notebook
 from grader.sandbox import sandbox_available
+from grader.submissions import MAX_DEPTH, MAX_FILES
 from tests.grader.conftest import EX, NB, REPO, read_grades, run_cli
 
 pytestmark = [
@@ -40,6 +45,7 @@ STUBBORN = (
 EXIT = "import os\nos._exit(3)\n"
 SYS_EXIT = "import sys\nsys.exit()\n"
 MEMORY = "hog = bytearray(8 * 1024**3)\n"
+SCRATCH_MIB = 192
 DISK = (
     "import os\n"
     "written = 0\n"
@@ -225,6 +231,76 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+# What the kernel finds in its working folder (IPython's own .ipython aside), and whether a
+# linked file reaches it.
+LISTING = (
+    "\nimport os\n"
+    "print('working folder:', sorted(n for n in os.listdir('.') if n != '.ipython'))\n"
+    "try:\n"
+    "    print('READ secret.txt:', open('secret.txt').read())\n"
+    "except OSError:\n"
+    "    print('blocked secret.txt')\n"
+)
+CROWD = 20_000  # small files handed in next to the notebook (a folder and a zip)
+DEPTH = 50
+
+
+def _old_format(nb) -> str:
+    """``nb`` as nbformat 3, with nbgrader metadata as an nbgrader of that time wrote it."""
+    old = json.loads(nbformat.writes(nbformat.convert(copy.deepcopy(nb), 3), version=3))
+    for cell in old["worksheets"][0]["cells"]:
+        cell.get("metadata", {}).get("nbgrader", {}).pop("schema_version", None)
+    return json.dumps(old)
+
+
+def _hand_ins_that_point_elsewhere(root: Path, subs: Path) -> dict[str, Path]:
+    """Hand-ins made of links, hard links, many files, deep folders and an old format."""
+    solution = REPO.solutions / EX / f"{NB}.ipynb"
+    full = student_version(REPO, EX, NB)
+    path = Path(EX) / f"{NB}.ipynb"
+    secret = root / "secret.txt"
+    secret.write_text("the instructor's secret")
+    (subs / "nblinker" / EX).mkdir(parents=True)
+    (subs / "nblinker" / path).symlink_to(solution)
+    (subs / "exlinker").mkdir()
+    (subs / "exlinker" / EX).symlink_to(solution.parent)
+    (subs / "studentlinker").symlink_to(REPO.solutions)
+    folder = subs / "secretlinker" / EX
+    write_notebook(student_version(REPO, EX, NB, rewrite={"leaky_relu": lambda s: s + LISTING}),
+                   folder / f"{NB}.ipynb")
+    (folder / "notes.txt").write_text("mine")
+    os.link(folder / "notes.txt", folder / "notes-again.txt")  # both names in the hand-in
+    (folder / "secret.txt").symlink_to(secret)
+    folder = subs / "looper" / EX
+    write_notebook(full, folder / f"{NB}.ipynb")
+    for name, target in [("a", "b"), ("b", "a"), ("self", "self"), ("up", "..")]:
+        (folder / name).symlink_to(target)
+    instructor = write_notebook(full, root / "instructor" / f"{NB}.ipynb")
+    (subs / "hardlinker" / EX).mkdir(parents=True)
+    os.link(instructor, subs / "hardlinker" / path)
+    folder = subs / "crowd" / EX
+    write_notebook(student_version(REPO, EX, NB, rewrite={"leaky_relu": lambda s: s + LISTING}),
+                   folder / f"{NB}.ipynb")
+    for i in range(CROWD):
+        (folder / f"a{i:05d}.txt").write_text("x")
+    with zipfile.ZipFile(subs / "zipcrowd.zip", "w") as zf:
+        for i in range(CROWD):
+            zf.writestr(f"{EX}/a{i:05d}.txt", "x")
+        zf.writestr(path.as_posix(), nbformat.writes(full))
+    folder = subs / "deep" / EX
+    write_notebook(full, folder / f"{NB}.ipynb")
+    folder.joinpath(*["d"] * DEPTH).mkdir(parents=True)
+    folder.joinpath(*["d"] * DEPTH, "bottom.txt").write_text("deep")
+    (subs / "oldformat" / EX).mkdir(parents=True)
+    (subs / "oldformat" / path).write_text(_old_format(full))
+    write_notebook(nbformat.v4.new_notebook(), subs / "emptynb" / path)
+    answerless = copy.deepcopy(full)
+    answerless.cells = [c for c in answerless.cells
+                        if not c.metadata.get("nbgrader", {}).get("solution")]
+    write_notebook(answerless, subs / "answerless" / path)
+    return {"secret": secret, "instructor": instructor}
+
+
 @pytest.fixture(scope="session")
 def hostile_class(tmp_path_factory):
     root = tmp_path_factory.mktemp("hostile")
@@ -235,7 +311,8 @@ def hostile_class(tmp_path_factory):
     write_notebook(student_version(REPO, EX, NB), other)
     outside_marker = root / "outside.txt"
     outside_marker.write_text("untouched")
-    protected = [solution, other, outside_marker]
+    pointed_at = _hand_ins_that_point_elsewhere(root, subs)
+    protected = [solution, other, outside_marker, *pointed_at.values()]
     before = {p: _digest(p) for p in protected}
 
     server = socket.socket()
@@ -282,6 +359,8 @@ def hostile_class(tmp_path_factory):
     proc = run_cli(
         "autograde", str(subs), "--out", str(out), "--exercise", EX, "--no-progress",
         "--cell-timeout", "10", "--notebook-timeout", "120", "--memory-limit", "1536",
+        # small scratch folders: filling them stays fast on a busy machine
+        "--scratch-size", str(SCRATCH_MIB),
     )
     stop.set()
     server.close()
@@ -291,7 +370,7 @@ def hostile_class(tmp_path_factory):
     return {
         "out": out, "grades": read_grades(out), "report": report,
         "unchanged": before == after, "connections": connections,
-        "paths": {"solution": str(solution), "other": str(other)},
+        "paths": {"solution": str(solution), "other": str(other)}, "pointed_at": pointed_at,
     }
 
 
@@ -332,7 +411,8 @@ def test_disk_fill_is_bounded(hostile_class):
     assert _row(hostile_class, "filler") == (100, "ok")
     printed = _outputs(hostile_class["out"], "filler")
     written = int(printed.split("wrote MiB")[1].split()[0])
-    assert written <= 2 * 512, printed  # two 512 MiB tmpfs: the working folder and /tmp
+    # two tmpfs of SCRATCH_MIB each, the working folder and /tmp, filled in 64 MiB files
+    assert SCRATCH_MIB <= written <= 2 * SCRATCH_MIB, printed
 
 
 def test_fork_loop_stops_at_the_process_limit(hostile_class):
@@ -371,9 +451,117 @@ def test_nothing_outside_the_sandbox_changed(hostile_class):
 def test_links_handed_in_are_not_followed(hostile_class):
     assert _row(hostile_class, "linker") == (100, "ok")
     assert "blocked leak.txt" in _outputs(hostile_class["out"], "linker")
-    assert "linker/ex03_layers: left out leak.txt (not a regular file)" in (
+    solution = hostile_class["paths"]["solution"]
+    assert f"linker: left out {EX}/leak.txt: symbolic link to {solution!r}" in (
         hostile_class["report"]["warnings"]
     )
+
+
+def _detail(hostile_class, student) -> dict:
+    return next(s for s in hostile_class["report"]["submissions"] if s["student"] == student)
+
+
+def _warnings(hostile_class, student) -> list[str]:
+    return [w for w in hostile_class["report"]["warnings"] if w.startswith(f"{student}:")]
+
+
+NOT_OWN = "a hand-in is graded only from its own regular files"
+
+
+def test_a_notebook_linked_to_the_solution_is_invalid(hostile_class):
+    assert _row(hostile_class, "nblinker") == (0, "invalid")
+    solution = hostile_class["paths"]["solution"]
+    assert _detail(hostile_class, "nblinker")["reason"] == (
+        f"{EX}/{NB}.ipynb was not graded: {EX}/{NB}.ipynb is a symbolic link to {solution!r}; "
+        f"{NOT_OWN}"
+    )
+    assert _warnings(hostile_class, "nblinker") == [
+        f"nblinker: left out {EX}/{NB}.ipynb: symbolic link to {solution!r}"
+    ]
+
+
+def test_an_exercise_folder_linked_to_the_solutions_is_invalid(hostile_class):
+    assert _row(hostile_class, "exlinker") == (0, "invalid")
+    folder = str(REPO.solutions / EX)
+    assert _detail(hostile_class, "exlinker")["reason"] == (
+        f"{EX}/{NB}.ipynb was not graded: {EX} is a symbolic link to {folder!r}; {NOT_OWN}"
+    )
+
+
+def test_a_student_folder_linked_to_the_solutions_is_invalid(hostile_class):
+    assert _row(hostile_class, "studentlinker") == (0, "invalid")
+    assert _detail(hostile_class, "studentlinker")["reason"] == (
+        f"studentlinker is a symbolic link to {str(REPO.solutions)!r}; links are never "
+        "followed: collect the hand-in itself into the submissions folder"
+    )
+
+
+def test_a_notebook_hard_linked_to_a_file_outside_the_hand_in_is_invalid(hostile_class):
+    assert _row(hostile_class, "hardlinker") == (0, "invalid")
+    assert _detail(hostile_class, "hardlinker")["reason"] == (
+        f"{EX}/{NB}.ipynb was not graded: {EX}/{NB}.ipynb is a hard link (the file has 2 names, "
+        f"1 of them in this hand-in); {NOT_OWN}"
+    )
+
+
+def test_the_kernel_sees_only_the_regular_files_handed_in(hostile_class):
+    # notes.txt and its hard link inside the hand-in arrive; the link to a secret does not
+    assert _row(hostile_class, "secretlinker") == (100, "ok")
+    printed = _outputs(hostile_class["out"], "secretlinker")
+    assert "working folder: ['notes-again.txt', 'notes.txt']" in printed, printed
+    assert "blocked secret.txt" in printed and "READ" not in printed, printed
+    assert _warnings(hostile_class, "secretlinker") == [
+        f"secretlinker: left out {EX}/secret.txt: symbolic link to "
+        f"{str(hostile_class['pointed_at']['secret'])!r}"
+    ]
+    assert hostile_class["unchanged"]
+
+
+def test_link_loops_are_reported_and_the_work_graded(hostile_class):
+    assert _row(hostile_class, "looper") == (100, "ok")
+    assert _warnings(hostile_class, "looper") == [
+        f"looper: left out {EX}/{name}: symbolic link to {target!r}"
+        for name, target in [("a", "b"), ("b", "a"), ("self", "self"), ("up", "..")]
+    ]
+
+
+@pytest.mark.parametrize("student", ["crowd", "zipcrowd"])
+def test_twenty_thousand_files_are_capped_and_the_work_graded(hostile_class, student):
+    assert _row(hostile_class, student) == (100, "ok")
+    beyond = CROWD + 1 - MAX_FILES
+    assert _warnings(hostile_class, student) == [
+        f"{student}: left out {beyond} files beyond the first {MAX_FILES} (notebooks and files "
+        "in exercise folders are kept first)"
+    ]
+
+
+def test_the_kernel_gets_the_capped_files(hostile_class):
+    printed = _outputs(hostile_class["out"], "crowd")
+    names = [f"a{i:05d}.txt" for i in range(MAX_FILES - 1)]  # and the notebook
+    assert f"working folder: {names}" in printed
+
+
+def test_folders_fifty_levels_deep_are_cut_and_the_work_graded(hostile_class):
+    assert _row(hostile_class, "deep") == (100, "ok")
+    assert _warnings(hostile_class, "deep") == [
+        f"deep: left out {'/'.join([EX] + ['d'] * MAX_DEPTH)}: folder more than {MAX_DEPTH} "
+        "levels deep"
+    ]
+
+
+def test_an_nbformat_3_notebook_is_converted_and_graded(hostile_class):
+    assert _row(hostile_class, "oldformat") == (100, "ok")
+    assert _warnings(hostile_class, "oldformat") == []
+    assert f"oldformat/{EX}/{NB}.ipynb: converted from nbformat 3 to 4" in (
+        hostile_class["report"]["warnings"]
+    )
+
+
+@pytest.mark.parametrize("student", ["emptynb", "answerless"])
+def test_notebooks_without_answer_cells_are_graded_not_crashed(hostile_class, student):
+    # the missing cells are put back as released: unanswered, so every test fails
+    assert _row(hostile_class, student) == (0, "ok")
+    assert all(t["score"] == 0 and t["error"] for t in _tests(hostile_class, student).values())
 
 
 def test_report_names_the_isolation(hostile_class):
