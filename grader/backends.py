@@ -152,30 +152,37 @@ def _grader_for(spec: dict[str, Any]) -> tuple[ClassGrader, dict[str, dict[str, 
     return kept
 
 
-def worker_check(spec_key: str, allow_unsandboxed: bool) -> dict[str, Any]:
-    """What a worker reports before grading starts: its code, its isolation, refusals."""
+def _code() -> str:
     if _WorkerState.digest is None:
         _WorkerState.digest = code_digest()
-    refused = None
-    if not sandbox_available() and not allow_unsandboxed:
-        refused = (
-            "bubblewrap (bwrap) is not installed on this worker, so student code would run "
-            "without a sandbox; install it (apt-get install -y bubblewrap) or pass "
-            "--allow-unsandboxed to grade without one"
-        )
-    return {"code": _WorkerState.digest, "isolation": describe(), "refused": refused}
+    return _WorkerState.digest
+
+
+def _refusal(allow_unsandboxed: bool) -> str | None:
+    if sandbox_available() or allow_unsandboxed:
+        return None
+    return (
+        "bubblewrap (bwrap) is not installed on this worker, so student code would run "
+        "without a sandbox; install it (apt-get install -y bubblewrap) or pass "
+        "--allow-unsandboxed to grade without one"
+    )
+
+
+def worker_check(allow_unsandboxed: bool) -> dict[str, Any]:
+    """What a cluster worker reports before grading starts: its code, its isolation, refusals."""
+    return {"code": _code(), "isolation": describe(), "refused": _refusal(allow_unsandboxed)}
 
 
 def grade_job(spec: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:
     """Grade one hand-in on this worker; return plain data (see the module's docstring)."""
-    check = worker_check(spec["key"], spec.get("allow_unsandboxed", False))
-    if check["refused"]:
-        return {"refused": check["refused"]}
-    if check["code"] != spec["code"]:
-        return {
-            "refused": "this worker runs other grader or i2dl code than the main process "
+    refused = _refusal(spec["allow_unsandboxed"])
+    if refused is None and spec.get("code") and _code() != spec["code"]:
+        refused = (
+            "this worker runs other grader or i2dl code than the main process "
             "(install the same version of the course package on every worker)"
-        }
+        )
+    if refused:
+        return {"refused": refused}
     student = job["student"]
     with _WorkerState.lock:
         grader, max_scores = _grader_for(spec)
@@ -197,11 +204,9 @@ def grade_job(spec: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:
                 if source.is_dir():
                     for rel, data in read_tree(source).items():
                         files[f"{folder}/{student}/{rel}"] = data
-            return {
-                "results": [asdict(r) for r in results],
-                "warnings": grader.warnings[before:],
-                "files": files,
-            }
+            notes = grader.warnings[before:]
+            del grader.warnings[before:]  # a worker may grade thousands of hand-ins
+            return {"results": [asdict(r) for r in results], "warnings": notes, "files": files}
         finally:
             shutil.rmtree(staging, ignore_errors=True)
             for folder in STUDENT_FOLDERS:
@@ -287,7 +292,7 @@ class DaskPool:
     def _check_workers(self, spec: dict[str, Any]) -> str:
         if not self.client.nthreads():
             raise GraderError(f"the Dask scheduler at {self.address} has no workers")
-        reports = self.client.run(worker_check, spec["key"], spec.get("allow_unsandboxed", False))
+        reports = self.client.run(worker_check, spec["allow_unsandboxed"])
         problems = []
         for worker, report in sorted(reports.items()):
             if report["refused"]:
@@ -357,12 +362,13 @@ def course_spec(
         "exercises": list(exercises),
         "options": options,
         "alembic": alembic,
-        "code": code_digest(),
         # On this machine, grading without bubblewrap goes on with a loud warning, as it always
         # has; a cluster worker without it refuses unless the instructor allowed it.
         "allow_unsandboxed": allow_unsandboxed or not cluster,
     }
     if cluster:
+        # workers elsewhere must run this machine's code, and get the exercises' sources
+        spec["code"] = code_digest()
         spec["material"] = {ex: read_tree(repo.solutions / ex) for ex in exercises}
     else:
         spec["repo_root"] = str(repo.root)
