@@ -89,7 +89,10 @@ def text_lines(name: str, text: str) -> set[str]:
 
 
 def test_make_bundle_runs_the_script():
-    proc = subprocess.run(["make", "-n", "bundle"], cwd=REPO, capture_output=True, text=True)
+    # run inside `make test` too: no "Entering/Leaving directory" lines from a nested make
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    proc = subprocess.run(["make", "--no-print-directory", "-n", "bundle"], cwd=REPO,
+                          capture_output=True, text=True, env=env)
 
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[-2:] == [
