@@ -161,3 +161,22 @@ def course_copy(tmp_path):
     for name in ("solutions", "exercises"):
         shutil.copytree(REPO.root / name, tmp_path / name)
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def graded_ex01_class(tmp_path_factory):
+    """OUT of the ex01 class in tests/grader/ex01_class.py, graded once per test worker.
+
+    ada 100, ben 100 (ada's work renamed), cleo 35, dan 0 (an error message holding a <script>
+    tag), eve 0 (an unreadable file). The export and report tests only read it; each writes its
+    own files (export-*.csv, report.html) into it.
+    """
+    from tests.grader.ex01_class import EX, write_class
+
+    root = tmp_path_factory.mktemp("ex01-class")
+    write_class(root / "submissions")
+    out = root / "out"
+    proc = run_cli("autograde", str(root / "submissions"), "--out", str(out), "--exercise", EX,
+                   "--no-progress")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return out

@@ -10,7 +10,7 @@ from nbgrader.api import Gradebook
 from grader.cli import main
 from grader.course import COURSE_ID
 from tests.grader.conftest import run_cli
-from tests.grader.ex01_class import EX, NB, write_class
+from tests.grader.ex01_class import EX, NB
 
 pytestmark = pytest.mark.grader
 
@@ -23,16 +23,10 @@ ROSTER = (
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
+def graded(graded_ex01_class):
     """ada 100, ben 100 (a renamed copy), cleo 35, dan 0, eve 0 (an unreadable file)."""
-    root = tmp_path_factory.mktemp("export")
-    write_class(root / "submissions")
-    out = root / "out"
-    proc = run_cli("autograde", str(root / "submissions"), "--out", str(out), "--exercise", EX,
-                   "--no-progress")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    (root / "roster.csv").write_text(ROSTER)
-    return out
+    (graded_ex01_class.parent / "roster.csv").write_text(ROSTER)
+    return graded_ex01_class
 
 
 def _lines(*rows: str) -> str:

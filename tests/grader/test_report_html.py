@@ -13,21 +13,16 @@ from grader.cli import main
 from grader.export import ClassScores
 from grader.similarity import CellMatch, PairMatch, Settings
 from tests.grader.conftest import run_cli
-from tests.grader.ex01_class import EX, write_class
+from tests.grader.ex01_class import EX
 
 pytestmark = pytest.mark.grader
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory):
+def page(graded_ex01_class):
     """(out, report.json, report.html) of a graded class: ada 100, ben (ada's work renamed)
     100, cleo 35, dan 0 with an error message holding a <script> tag, eve an unreadable file."""
-    root = tmp_path_factory.mktemp("report")
-    write_class(root / "submissions")
-    out = root / "out"
-    proc = run_cli("autograde", str(root / "submissions"), "--out", str(out), "--exercise", EX,
-                   "--no-progress")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = graded_ex01_class
     proc = run_cli("report", str(out))
     assert proc.returncode == 0, proc.stderr
     size = (out / "report.html").stat().st_size
