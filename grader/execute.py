@@ -175,9 +175,8 @@ class SandboxedExecute(Execute):
 
     def _hidden_channel(self) -> Channel:
         if self._channel is None:
-            info = self.km.get_connection_info(session=False)
             kernel = self._kernel
-            self._channel = Channel(info, kernel.inbox, kernel.outbox, kernel.alive)
+            self._channel = Channel(kernel.rpc, kernel.inbox, kernel.outbox, kernel.alive)
         return self._channel
 
     def _drain_iopub(self) -> None:

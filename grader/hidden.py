@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 
 from nbformat import NotebookNode
 
@@ -65,10 +66,11 @@ def _bindings(tree: ast.AST) -> tuple[set[str], set[str], set[str]]:
     return read, bound, imported
 
 
-def free_names(source: str) -> set[str]:
+@functools.lru_cache(maxsize=256)  # a class's hand-ins share their hidden regions
+def free_names(source: str) -> frozenset[str]:
     """Names ``source`` reads but neither binds nor imports, builtins and seeded names aside."""
     read, bound, imported = _bindings(ast.parse(source))
-    return read - bound - imported - BUILTIN_NAMES - set(SEEDED_NAMES)
+    return frozenset(read - bound - imported - BUILTIN_NAMES - set(SEEDED_NAMES))
 
 
 def lint_notebook(nb: NotebookNode, label: str) -> list[str]:

@@ -2,24 +2,27 @@
 
 The trusted grader runs a hidden test in its own process. Whenever that test touches something
 of the student's (calls ``affine_forward``, reads ``BEST_CONFIG``, calls a model), it writes a
-request into a folder the kernel can only read and sends a message to the comm this module
-registers when the kernel starts (:func:`register`); the kernel runs :func:`serve`, which does
-that one thing, writes the answer as data (:mod:`grader.wire`) into a folder the kernel can
-write, and says so on the comm. (A comm message costs half of an execute request, which would
-also go through IPython's input transformers, history and hooks.) Nothing here decides a
-verdict: the student controls this process, so all it can change is the data it sends back,
-and comparisons happen on the trusted side.
+request into a folder the kernel can only read and rings a doorbell: a line ``R <n>`` on a
+socket the kernel inherited when it started (:func:`register`). The kernel's event loop runs
+:func:`serve`, which does that one thing, writes the answer as data (:mod:`grader.wire`) into a
+folder the kernel can write, and answers ``D <n>``. (Going through Jupyter's messages instead,
+a comm message per call, costs several times as much on both sides: signed JSON messages
+through two kernel threads, and busy/idle status messages to every client.) Nothing here
+decides a verdict: the student controls this process, so all it can change is the data it sends
+back, and comparisons happen on the trusted side.
 
 Objects that are not plain data (functions, caches, models, generators) stay here under a
 number; the trusted side holds a proxy and refers to them by that number. A function of the
 trusted side passed as an argument (a loss whose gradient the student estimates) becomes a stub
-that asks the trusted side to evaluate it, through the kernel's input channel.
+that asks the trusted side to evaluate it: ``C <n>`` on the same socket, answered by ``A <n>``
+(the answer is in the inbox) or ``X <n>`` (there is none).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import sys
 import types
 from typing import Any
@@ -30,10 +33,16 @@ from grader import wire
 from i2dl.ownership import DelegationError
 from i2dl.ownership import references_blocked as _references_blocked
 
-CALLBACK_PROMPT = "i2dl-callback"
-COMM_TARGET = "i2dl-grader"
-# Run by the kernel when it starts, before any code of the student's (IPKernelApp.exec_lines).
-STARTUP_LINE = "__import__('grader.kernel_side', fromlist=['register']).register()"
+# The longest doorbell line either side accepts ("R 123", "D 123"...).
+MAX_LINE = 32
+
+
+def startup_line(fd: int, inbox: str, outbox: str) -> str:
+    """Run by the kernel when it starts, before any code of the student's (exec_lines)."""
+    return (
+        "__import__('grader.kernel_side', fromlist=['register'])"
+        f".register({int(fd)}, {str(inbox)!r}, {str(outbox)!r})"
+    )
 # Exceptions that mean "out of memory": Python's, numpy's, and PyTorch's (torch.OutOfMemoryError,
 # raised by its CUDA allocator). PyTorch's CPU allocator raises a plain RuntimeError instead,
 # recognised by its message (:func:`is_memory_error`).
@@ -114,8 +123,8 @@ class _Callback:
             "kwargs": encoder.encode(kwargs),
         }
         _write(session.out_dir, f"cb-{seq}.npz", wire.pack(meta, encoder.finish()))
-        kernel = _kernel()
-        kernel.raw_input(f"{CALLBACK_PROMPT} {seq}")
+        if _DOORBELL is None or not _DOORBELL.ask(seq):
+            raise CallbackError(f"the grader did not evaluate {self.__name__}")
         reply, arrays = wire.unpack(_read(session.in_dir, f"cbr-{seq}.npz"))
         decoder = session.decoder(arrays)
         if not reply.get("ok"):
@@ -128,12 +137,6 @@ class _Callback:
 
 
 _CURRENT: _Session | None = None
-
-
-def _kernel() -> Any:
-    from IPython import get_ipython
-
-    return get_ipython().kernel
 
 
 def _write(folder: str, name: str, data: bytes) -> None:
@@ -251,25 +254,68 @@ def serve(in_dir: str, out_dir: str, seq: int) -> None:
     _write(out_dir, f"rep-{seq}.npz", data)
 
 
-def register() -> None:
-    """Open the kernel to hidden-test calls: a comm target whose messages run :func:`serve`."""
-    from comm import get_comm_manager
+class _Doorbell:
+    """This kernel's end of the grader's socket: requests in, "answered" lines out."""
 
-    get_comm_manager().register_target(COMM_TARGET, _opened)
+    def __init__(self, sock: socket.socket, inbox: str, outbox: str) -> None:
+        self.sock = sock
+        self.inbox = inbox
+        self.outbox = outbox
+        self.buffer = b""
 
+    def _lines(self, data: bytes) -> list[tuple[bytes, int]]:
+        """Complete lines received so far, as (kind, number); other lines are skipped."""
+        self.buffer += data
+        lines = []
+        while b"\n" in self.buffer:
+            line, self.buffer = self.buffer.split(b"\n", 1)
+            kind, _, number = line.partition(b" ")
+            if number.isdigit() and len(line) <= MAX_LINE:
+                lines.append((kind, int(number)))
+        if len(self.buffer) > MAX_LINE:
+            self.buffer = b""
+        return lines
 
-def _opened(comm: Any, message: dict[str, Any]) -> None:
-    folders = message["content"]["data"]
-    inbox, outbox = str(folders["inbox"]), str(folders["outbox"])
-
-    def request(msg: dict[str, Any]) -> None:
-        seq = int(msg["content"]["data"]["seq"])
-        kernel = _kernel()
-        allowed, kernel._allow_stdin = kernel._allow_stdin, True  # callbacks use input requests
+    def readable(self, fd: int, events: int) -> None:
+        """Event-loop handler: serve each request that arrived (the kernel is idle)."""
         try:
-            serve(inbox, outbox, seq)
-        finally:
-            kernel._allow_stdin = allowed
-        comm.send({"done": seq})
+            data = self.sock.recv(1 << 16)
+        except OSError:
+            data = b""
+        if not data:  # the grader is gone
+            from tornado.ioloop import IOLoop
 
-    comm.on_msg(request)
+            IOLoop.current().remove_handler(fd)
+            return
+        for kind, seq in self._lines(data):
+            if kind != b"R":
+                continue
+            try:
+                serve(self.inbox, self.outbox, seq)
+            finally:
+                self.sock.sendall(b"D %d\n" % seq)
+
+    def ask(self, number: int) -> bool:
+        """Announce callback request ``number``; wait until the grader answered it (or not)."""
+        self.sock.sendall(b"C %d\n" % number)
+        while True:
+            data = self.sock.recv(1 << 16)
+            if not data:
+                return False
+            for kind, seq in self._lines(data):
+                if seq == number and kind in (b"A", b"X"):
+                    return kind == b"A"
+
+
+_DOORBELL: _Doorbell | None = None
+
+
+def register(fd: int, inbox: str, outbox: str) -> None:
+    """Open the kernel to hidden-test calls: serve requests arriving on socket ``fd``."""
+    global _DOORBELL
+    from tornado.ioloop import IOLoop
+
+    sock = socket.socket(fileno=fd)
+    sock.setblocking(True)
+    _DOORBELL = _Doorbell(sock, inbox, outbox)
+    IOLoop.current().add_handler(sock.fileno(), _DOORBELL.readable, IOLoop.READ)

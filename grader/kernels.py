@@ -20,6 +20,7 @@ import fnmatch
 import multiprocessing.util
 import os
 import shutil
+import socket
 import stat
 import subprocess
 import tempfile
@@ -29,7 +30,7 @@ from pathlib import Path
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 
-from grader.kernel_side import STARTUP_LINE
+from grader.kernel_side import startup_line
 from grader.sandbox import (
     Limits,
     kernel_uid,
@@ -130,6 +131,14 @@ def _kernel_folder() -> Path:
     return Path(tempfile.mkdtemp(prefix="i2dl-kernel-", dir=base))
 
 
+def _without_debugger(cmd: list[str]) -> list[str]:
+    """ipykernel's command started through :mod:`grader.kernel_launch` (no debugpy import)."""
+    for i in range(len(cmd) - 1):
+        if cmd[i] == "-m" and cmd[i + 1] == "ipykernel_launcher":
+            return [*cmd[:i], "-m", "grader.kernel_launch", *cmd[i + 2 :]]
+    return cmd
+
+
 class SandboxedKernelManager(AsyncKernelManager):
     """A kernel manager whose kernels start inside the sandbox, talking over unix sockets."""
 
@@ -155,7 +164,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         return await super().start_kernel(**kw)
 
     def format_kernel_cmd(self, extra_arguments=None):
-        cmd = super().format_kernel_cmd(extra_arguments)
+        cmd = _without_debugger(super().format_kernel_cmd(extra_arguments))
         workdir, runtime, limits, (staging, inbox, outbox), uid = self.sandbox
         return wrap_kernel_command(
             cmd, workdir, runtime, limits, staging, (inbox, outbox), uid, self.data_masks
@@ -201,12 +210,26 @@ class Kernel:
             self.uid,
             settings.data_masks,
         )
-        arguments = [*settings.extra_arguments, f"--IPKernelApp.exec_lines={STARTUP_LINE}"]
+        # The grader's end of the hidden-test doorbell (grader.remote.Channel); the kernel
+        # inherits the other end under the same number.
+        self.rpc, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        arguments = [
+            # Plain tracebacks (Python's own layout, the failing lines without their context):
+            # IPython's default layout costs three times a failing cell's CPU time.
+            "--InteractiveShell.xmode=Plain",
+            *settings.extra_arguments,
+            "--IPKernelApp.exec_lines="
+            + startup_line(theirs.fileno(), str(self.inbox), str(self.outbox)),
+        ]
         try:
-            run_sync(self.km.start_kernel)(extra_arguments=arguments, cwd=cwd)
+            run_sync(self.km.start_kernel)(
+                extra_arguments=arguments, cwd=cwd, pass_fds=(theirs.fileno(),)
+            )
         except BaseException:
             self.discard()
             raise
+        finally:
+            theirs.close()
 
     def alive(self) -> bool:
         process = getattr(getattr(self.km, "provisioner", None), "process", None)
@@ -251,6 +274,8 @@ class Kernel:
                 process.wait(timeout=10)
         with contextlib.suppress(Exception):
             run_sync(self.km.cleanup_resources)()
+        if getattr(self, "rpc", None) is not None:
+            self.rpc.close()
         shutil.rmtree(self.root, ignore_errors=True)
 
 

@@ -23,25 +23,25 @@ from __future__ import annotations
 import ast
 import builtins
 import contextlib
+import functools
 import io
 import itertools
 import math
 import os
+import select
+import socket
 import stat
 import sys
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import zmq
-from jupyter_client.blocking import BlockingKernelClient
 
 from grader import notebook_checks, wire
 from grader.hidden import SEEDED_NAMES, free_names
-from grader.kernel_side import CALLBACK_PROMPT, COMM_TARGET, is_memory_error
+from grader.kernel_side import MAX_LINE, is_memory_error
 
 # What every hidden region finds without importing it.
 SEEDED = {"np": np, "math": math}
@@ -120,70 +120,31 @@ def _write_trusted(folder_fd: int, name: str, data: bytes) -> None:
 
 
 class Channel:
-    """Requests to one kernel: a file in ``inbox`` (the kernel may only read it), a message on
-    the grader's comm (:mod:`grader.kernel_side`), the answer in ``outbox``.
+    """Requests to one kernel: a file in ``inbox`` (the kernel may only read it), a doorbell line
+    on the kernel's socket (:mod:`grader.kernel_side`), the answer in ``outbox``.
 
-    The kernel calls back (a hidden test's function passed to the student's code) through its
-    input channel: an ``input_request`` whose prompt names a file in ``outbox``.
+    The kernel calls back (a hidden test's function passed to the student's code) on the same
+    socket: ``C <n>`` names a request file in ``outbox``; ``A <n>`` says the answer is in
+    ``inbox``, ``X <n>`` that there is none. Every line from the kernel is untrusted: lines that
+    are not the expected answer are skipped, and a kernel that never answers runs into the
+    cell's deadline.
     """
 
     def __init__(
         self,
-        connection_info: dict[str, Any],
+        rpc: socket.socket,
         inbox: Path,
         outbox: Path,
         alive: Callable[[], bool],
-        startup_timeout: float = 60,
     ) -> None:
         self.inbox, self.outbox, self.alive = inbox, outbox, alive
         self.inbox_fd = _open_folder(inbox)
         self.outbox_fd = _open_folder(outbox)
-        self.client = BlockingKernelClient()
-        self.client.load_connection_info(connection_info)
-        self.client.start_channels(shell=True, iopub=True, stdin=True, hb=False, control=False)
-        self.iopub = self.client.iopub_channel.socket
-        self.stdin = self.client.stdin_channel.socket
-        self.poller = zmq.Poller()
-        self.poller.register(self.iopub, zmq.POLLIN)
-        self.poller.register(self.stdin, zmq.POLLIN)
+        self.sock = rpc
+        self.buffer = b""
         self.seq = 0
-        self.comm_id = uuid.uuid4().hex
-        self._subscribed(time.monotonic() + startup_timeout)
-        self._send_shell(
-            "comm_open",
-            {
-                "comm_id": self.comm_id,
-                "target_name": COMM_TARGET,
-                "data": {"inbox": str(inbox), "outbox": str(outbox)},
-            },
-        )
-
-    def _send_shell(self, msg_type: str, content: dict[str, Any]) -> str:
-        message = self.client.session.msg(msg_type, content)
-        self.client.shell_channel.send(message)
-        return message["header"]["msg_id"]
-
-    def _subscribed(self, deadline: float) -> None:
-        """Wait until IOPub messages reach this client (a new subscription misses the first)."""
-        wait = 0.01
-        while time.monotonic() < deadline:
-            self.client.kernel_info()
-            if self.poller.poll(int(wait * 1000)):
-                self._drain()
-                return
-            if not self.alive():
-                raise RemoteDied("the kernel died")
-            wait = min(2 * wait, 0.5)
-        raise RemoteTimeout("the kernel did not answer the grader")
-
-    def _drain(self) -> None:
-        """Drop IOPub messages that arrived while no call was waiting (outputs of cells)."""
-        while self.client.iopub_channel.msg_ready():
-            self.client.iopub_channel.get_msg(timeout=0)
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.client.stop_channels()
         for fd in (self.inbox_fd, self.outbox_fd):
             with contextlib.suppress(OSError):
                 os.close(fd)
@@ -196,11 +157,10 @@ class Channel:
     ) -> bytes:
         self.seq += 1
         seq = self.seq
-        self._drain()
         _write_trusted(self.inbox_fd, f"req-{seq}.npz", data)
-        msg_id = self._send_shell("comm_msg", {"comm_id": self.comm_id, "data": {"seq": seq}})
         try:
-            self._wait(msg_id, seq, deadline, on_callback)
+            self._send(b"R %d\n" % seq)
+            self._wait(seq, deadline, on_callback)
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(f"req-{seq}.npz", dir_fd=self.inbox_fd)
@@ -212,46 +172,70 @@ class Channel:
             )
         return answer
 
-    def _wait(
-        self, msg_id: str, seq: int, deadline: float, on_callback: Callable[[bytes], bytes]
-    ) -> None:
-        """Until the kernel says it answered ``seq`` (or went idle after the request)."""
-        while True:
+    def _send(self, line: bytes) -> None:
+        try:
+            self.sock.sendall(line)
+        except OSError:
+            self._gone()
+
+    def _gone(self) -> None:
+        """The kernel's end is closed: it died (or the student's code closed it)."""
+        end = time.monotonic() + 2
+        while self.alive() and time.monotonic() < end:
+            time.sleep(0.01)
+        if not self.alive():
+            raise RemoteDied("the kernel died")
+        raise ProtocolError("the student's kernel closed its connection to the grader")
+
+    def _line(self, deadline: float) -> bytes:
+        """The next line from the kernel (at most ``MAX_LINE`` bytes; longer ones are cut)."""
+        while b"\n" not in self.buffer:
+            if len(self.buffer) > MAX_LINE:
+                self.buffer = b""  # junk without a line end: dropped
             left = deadline - time.monotonic()
             if left <= 0:
                 raise RemoteTimeout("the student's code ran past the cell's time budget")
-            events = dict(self.poller.poll(max(1, int(min(left, 0.2) * 1000))))
-            if self.stdin in events:
-                message = self.client.stdin_channel.get_msg(timeout=0)
-                if message["parent_header"].get("msg_id") == msg_id:
-                    self.client.input(self._callback(message, on_callback))
-            while self.iopub in events and self.client.iopub_channel.msg_ready():
-                message = self.client.iopub_channel.get_msg(timeout=0)
-                if message["parent_header"].get("msg_id") != msg_id:
-                    continue
-                content = message.get("content", {})
-                if message["msg_type"] == "comm_msg" and content.get("comm_id") == self.comm_id:
-                    if content.get("data", {}).get("done") == seq:
-                        return
-                if message["msg_type"] == "status" and content.get("execution_state") == "idle":
-                    return
-            if not events and not self.alive():
-                raise RemoteDied("the kernel died")
+            ready, _, _ = select.select([self.sock], [], [], min(left, 0.2))
+            if not ready:
+                if not self.alive():
+                    raise RemoteDied("the kernel died")
+                continue
+            try:
+                data = self.sock.recv(1 << 16)
+            except OSError:
+                data = b""
+            if not data:
+                self._gone()
+            self.buffer += data
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        return line
 
-    def _callback(self, message: dict[str, Any], on_callback: Callable[[bytes], bytes]) -> str:
-        prompt = str(message.get("content", {}).get("prompt", ""))
-        kind, _, number = prompt.partition(" ")
-        if kind != CALLBACK_PROMPT or not number.isdigit():
-            return "\x04"  # the student's own input(): end of file
+    def _wait(
+        self, seq: int, deadline: float, on_callback: Callable[[bytes], bytes]
+    ) -> None:
+        """Until the kernel says it answered ``seq``, serving its callbacks meanwhile."""
+        while True:
+            if time.monotonic() > deadline:
+                raise RemoteTimeout("the student's code ran past the cell's time budget")
+            kind, _, number = self._line(deadline).partition(b" ")
+            if not number.isdigit() or len(number) > MAX_LINE:
+                continue
+            if kind == b"D" and int(number) == seq:
+                return
+            if kind == b"C":
+                answered = self._callback(int(number), on_callback)
+                self._send(b"%s %d\n" % (b"A" if answered else b"X", int(number)))
+
+    def _callback(self, number: int, on_callback: Callable[[bytes], bytes]) -> bool:
         # Whatever goes wrong here, the kernel gets an answer: it waits for one.
         try:
             request = _read_untrusted(self.outbox_fd, f"cb-{number}.npz")
             if request is None:
-                return "\x04"
+                return False
             _write_trusted(self.inbox_fd, f"cbr-{number}.npz", on_callback(request))
         except (ProtocolError, wire.WireError, OSError):
-            return "\x04"
-        return ""
+            return False
+        return True
 
 
 class _Unavailable:
@@ -489,6 +473,11 @@ class RemoteSession:
         return wire.pack(reply, encoder.finish())
 
 
+@functools.lru_cache(maxsize=256)  # a class's hand-ins share their hidden regions
+def _compiled(source: str, label: str):
+    return compile(ast.parse(source, filename=f"<{label}>"), f"<{label}>", "exec")
+
+
 def run_hidden(
     source: str, channel: Channel, deadline: float, label: str = "hidden tests"
 ) -> tuple[BaseException | None, str]:
@@ -500,8 +489,7 @@ def run_hidden(
     session = RemoteSession(channel, deadline)
     printed = io.StringIO()
     try:
-        tree = ast.parse(source, filename=f"<{label}>")
-        code = compile(tree, f"<{label}>", "exec")
+        code = _compiled(source, label)
     except SyntaxError as exc:
         return exc, ""
     namespace: dict[str, Any] = {"__builtins__": builtins, "__name__": "__i2dl_hidden__", **SEEDED}

@@ -214,8 +214,9 @@ class Sandboxed:
         self.client.start_channels(hb=False)
         self.client.wait_for_ready(timeout=60)
         self.run(STUDENT)
-        info = self.kernel.km.get_connection_info(session=False)
-        self.channel = Channel(info, self.kernel.inbox, self.kernel.outbox, self.kernel.alive)
+        self.channel = Channel(
+            self.kernel.rpc, self.kernel.inbox, self.kernel.outbox, self.kernel.alive
+        )
 
     def run(self, code: str) -> str:
         """Run ``code`` in the kernel; return what it printed (an error fails the test)."""

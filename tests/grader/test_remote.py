@@ -98,8 +98,9 @@ class Student:
         self.client.wait_for_ready(timeout=60)
         reply = self.client.execute_interactive(code, timeout=60, output_hook=lambda m: None)
         assert reply["content"]["status"] == "ok", reply["content"]
-        info = self.kernel.km.get_connection_info(session=False)
-        self.channel = Channel(info, self.kernel.inbox, self.kernel.outbox, self.kernel.alive)
+        self.channel = Channel(
+            self.kernel.rpc, self.kernel.inbox, self.kernel.outbox, self.kernel.alive
+        )
 
     def hidden(self, code: str, seconds: float = 30):
         return run_hidden(code, self.channel, time.monotonic() + seconds)
