@@ -64,6 +64,15 @@ def lab_config(repo_root: str | Path, course_dir: str | Path) -> Config:
     c.Exchange.assignment_dir = str(course / FETCHED)
     # Formgrader would print this whole configuration above its assignment table.
     c.FormgradeExtension.debug = False
+    # Formgrader's pages show math as MathML written when a page is rendered, and load no
+    # MathJax from a CDN (grader.formgrade_math). This file is read after nbgrader's own
+    # settings for the exporter, so its template folder must be named again, after ours.
+    from nbgrader.server_extensions.formgrader import handlers
+
+    from grader.formgrade_math import TEMPLATES
+
+    c.HTMLExporter.extra_template_basedirs = [str(TEMPLATES), handlers.template_path]
+    c.HTMLExporter.preprocessors = ["grader.formgrade_math.MathMLPreprocessor"]
     return c
 
 

@@ -199,8 +199,23 @@ def test_a_score_set_in_manual_grading_reaches_the_gradebook_and_the_export(
     page.goto(f"{class_lab.base_url}/formgrader/gradebook/{EX}/{EX}")
     assert [r[1:6] for r in _table(page)] == [["Submission #1", "65 / 100", "65 / 95", "0 / 5",
                                                "0 / 0"]]
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
     page.get_by_role("link", name="Submission #1").click()
     _wait_for_grades(page)
+    # The written answer's math is MathML drawn by the browser, and the page loads nothing
+    # from outside this server (nbconvert's template would load MathJax from a CDN).
+    page.wait_for_load_state("networkidle")
+    origin = class_lab.base_url.split("/", 3)[:3]
+    assert [url for url in requests if url.split("/", 3)[:3] != origin] == []
+    answer = page.locator(".text_cell_render", has_text="The cost is lost resolution")
+    assert answer.evaluate(
+        """(cell, ns) => [...cell.querySelectorAll('math')]
+              .filter(m => m.namespaceURI === ns && m.getBoundingClientRect().width > 0)
+              .map(m => m.getAttribute('display') || 'inline')""",
+        MATHML_NS,
+    ) == ["inline", "block"]
+    assert "$" not in answer.inner_text()
     # grade the written answer, and give partial credit for the hidden test it failed
     for grade_id, score in ((WRITTEN, "4"), ("test_receptive_field", "2")):
         box = page.locator(f"input#{grade_id}")
