@@ -201,3 +201,37 @@ def test_markdown_beyond_the_page_budget_is_shown_as_plain_text():
     assert page.count("<math ") == 1
     assert f'<div class="cell"><pre class="output">{huge}</pre></div>' in page
     assert '<div class="cell"><pre class="output">$b$</pre></div>' in page
+
+
+def test_formgrader_pages_get_the_same_mathml_and_keep_code_and_escaped_dollars():
+    """Formgrader's exporter (i2dl-grader lab) turns markdown formulas into MathML first."""
+    from nbconvert import HTMLExporter
+    from nbgrader.server_extensions.formgrader import handlers
+    from traitlets.config import Config
+
+    from grader.formgrade_math import MathMLPreprocessor, markdown_with_mathml
+    from grader.labconfig import lab_config
+
+    source = "Cost $x^2$, code `a = $b$`, price \\$5 and\n\n$$\\frac{a}{b}$$\n\nend"
+    converted = markdown_with_mathml(source)
+    assert converted.count("<math ") == 2 and "`a = $b$`" in converted and "\\$5" in converted
+    assert latex_to_mathml("x^2") in converted
+    assert latex_to_mathml("\\frac{a}{b}", display=True) in converted
+
+    # As Formgrader builds its exporter: nbgrader's settings, then the course's nbgrader_config.
+    config = Config()
+    config.HTMLExporter.template_name = "formgrade"
+    config.HTMLExporter.extra_template_basedirs = [handlers.template_path]
+    config.merge(lab_config(REPO.root, REPO.root / ".course"))
+    exporter = HTMLExporter(config=config)
+    assert any(isinstance(p, MathMLPreprocessor) for p in exporter._preprocessors)
+    nb = new_notebook(cells=[new_markdown_cell(source), new_code_cell("x = 1")])
+    resources = {"assignment_id": "a", "notebook_id": "n", "submission_id": "s", "index": 0,
+                 "total": 1, "base_url": "", "student": "s", "last_name": "", "first_name": "",
+                 "notebook_path": "n.ipynb"}
+    page, _ = exporter.from_notebook_node(nb, resources=resources)
+    formulas = re.findall(r"<math [^>]*>", page)
+    assert len(formulas) == 2 and all(MATHML in f for f in formulas)
+    assert 'display="block"' in formulas[1]
+    assert "MathJax.Hub" not in page and "cdnjs" not in page
+    assert not re.findall(r"<script[^>]+src=\"https?://", page)
