@@ -34,6 +34,7 @@ from typing import Any
 
 from grader.autograde import ClassGrader, GradingOptions
 from grader.course import GraderError, Repository, mark_scratch_gradebook, use_alembic_head
+from grader.kernels import POOL
 from grader.sandbox import describe, sandbox_available
 from grader.submissions import StudentSubmission
 
@@ -96,8 +97,11 @@ def write_tree(folder: Path, files: dict[str, bytes]) -> None:
         target.write_bytes(data)
 
 
-def make_job(sub: StudentSubmission, exercises: list[str]) -> dict[str, Any]:
-    """The data a worker needs to grade one hand-in."""
+def make_job(
+    sub: StudentSubmission, exercises: list[str], spare: bool = True
+) -> dict[str, Any]:
+    """The data a worker needs to grade one hand-in (``spare``: more hand-ins follow, so the
+    worker should boot its next kernel while grading this one)."""
     files = {}
     if sub.problem is None:
         for exercise in exercises:
@@ -109,6 +113,7 @@ def make_job(sub: StudentSubmission, exercises: list[str]) -> dict[str, Any]:
         "problem": sub.problem,
         "files": files,
         "left_out": dict(sub.left_out),  # what staging refused, reported by the worker
+        "spare": spare,
     }
 
 
@@ -185,6 +190,7 @@ def grade_job(spec: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:
         return {"refused": refused}
     student = job["student"]
     with _WorkerState.lock:
+        POOL.want_spare = bool(job.get("spare", True))
         grader, max_scores = _grader_for(spec)
         staging = grader.out / "handins" / student
         try:
@@ -220,6 +226,7 @@ class InProcessPool:
     """Grades each job at once, in this process (one worker: no process start-up at all)."""
 
     capacity = 1
+    workers = 1
 
     def __init__(self, spec: dict[str, Any]) -> None:
         self.spec = spec
@@ -247,6 +254,7 @@ class ProcessPool(InProcessPool):
 
     def __init__(self, spec: dict[str, Any], workers: int) -> None:
         super().__init__(spec)
+        self.workers = workers
         self.capacity = 2 * workers
         self.executor = ProcessPoolExecutor(workers)
 
@@ -287,6 +295,7 @@ class DaskPool:
         self.isolation = self._check_workers(spec)
         self.spec = self.client.scatter(spec, broadcast=True, hash=False)
         threads = sum(self.client.nthreads().values())
+        self.workers = max(1, threads)
         self.capacity = max(2, 2 * threads)
 
     def _check_workers(self, spec: dict[str, Any]) -> str:

@@ -289,6 +289,8 @@ class KernelPool:
     def __init__(self) -> None:
         self.spare: Kernel | None = None
         self._cleanup_pid: int | None = None
+        # Whether the next take() boots a spare: the grading loop says when no notebook follows.
+        self.want_spare = True
 
     def take(self, settings: KernelSettings) -> Kernel:
         if self._cleanup_pid != os.getpid():
@@ -300,10 +302,11 @@ class KernelPool:
             kernel = None
         if kernel is None:
             kernel = Kernel(settings)
-        try:
-            self.spare = Kernel(settings)
-        except Exception:  # no spare this time; the next take starts one itself
-            self.spare = None
+        if self.want_spare:
+            try:
+                self.spare = Kernel(settings)
+            except Exception:  # no spare this time; the next take starts one itself
+                self.spare = None
         return kernel
 
     def close(self) -> None:

@@ -31,10 +31,16 @@ def wait_until(ready: Callable[[], bool], what: str, timeout: float = 60) -> Non
 class LoopbackCluster:
     """Start with :meth:`start` (or ``with``); :meth:`stop` kills every process."""
 
-    def __init__(self, root: Path, workers: int = 2, worker_env: dict | None = None) -> None:
+    def __init__(
+        self, root: Path, workers: int = 2, worker_env: dict | None = None, pin: bool = False
+    ) -> None:
+        """``pin``: each worker (and the kernels it starts) runs on one CPU of its own, worker
+        ``i`` on CPU ``i`` modulo the CPUs this process may use, as if on machines of their own;
+        the scheduler and the grading command stay unpinned."""
         self.root = Path(root)
         self.n_workers = workers
         self.worker_env = worker_env or {}
+        self.pin = pin
         self.scheduler: subprocess.Popen | None = None
         self.workers: list[subprocess.Popen] = []
         self.address = ""
@@ -64,15 +70,21 @@ class LoopbackCluster:
         return self
 
     def add_workers(self, n: int) -> None:
+        cpus = sorted(os.sched_getaffinity(0))
         for _ in range(n):
-            folder = self.root / f"worker{len(self.workers)}"
+            index = len(self.workers)
+            folder = self.root / f"worker{index}"
             folder.mkdir(exist_ok=True)
+            pinned = None
+            if self.pin:
+                cpu = cpus[index % len(cpus)]
+                pinned = lambda cpu=cpu: os.sched_setaffinity(0, {cpu})  # noqa: E731
             with open(folder / "worker.log", "ab") as log:
                 self.workers.append(subprocess.Popen(
                     [*WORKER, self.address, "--nthreads", "1", "--no-nanny", "--no-dashboard",
                      "--host", "127.0.0.1", "--local-directory", str(folder)],
                     cwd=folder, env={**os.environ, **self.worker_env},
-                    stdout=subprocess.DEVNULL, stderr=log,
+                    stdout=subprocess.DEVNULL, stderr=log, preexec_fn=pinned,
                 ))
         from distributed import Client
 

@@ -283,13 +283,19 @@ def run_class(
     progress = Progress(len(students), len(results), options.progress)
     queue = iter(todo)
     pending: dict[Any, tuple[StudentSubmission, str, int]] = {}
+    submitted = 0
     try:
         while True:
             while len(pending) < pool.capacity:
                 item = next(queue, None)
                 if item is None:
                     break
-                pending[pool.submit(make_job(item[0], grader.exercises))] = (*item, 1)
+                submitted += 1
+                # A worker boots its next kernel while it grades; not for the last hand-ins,
+                # where that kernel would never be used.
+                spare = len(todo) - submitted >= pool.workers
+                job = make_job(item[0], grader.exercises, spare=spare)
+                pending[pool.submit(job)] = (*item, 1)
             if not pending:
                 break
             for handle in pool.wait_any(pending):
@@ -302,7 +308,7 @@ def run_class(
                         + ("grading it again" if attempt < 2 else "giving up")
                     )
                     if attempt < 2:  # once more, on another worker
-                        pending[pool.submit(make_job(sub, grader.exercises))] = (
+                        pending[pool.submit(make_job(sub, grader.exercises, spare=False))] = (
                             sub,
                             digest,
                             attempt + 1,

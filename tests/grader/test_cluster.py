@@ -170,6 +170,7 @@ class _DyingPool:
     """A pool whose worker dies on every hand-in of one student."""
 
     capacity = 1
+    workers = 1
 
     def __init__(self, spec, *_args):
         from grader.backends import InProcessPool

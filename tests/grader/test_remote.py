@@ -286,6 +286,10 @@ def test_the_pool_keeps_one_spare_and_replaces_dead_or_different_ones():
         different = pool.take(other)
         assert different.settings == other
         different.discard()
+        pool.want_spare = False  # the last notebook: no kernel boots for a next one
+        last = pool.take(other)
+        assert pool.spare is None and last.alive()
+        last.discard()
     finally:
         pool.close()
     assert pool.spare is None

@@ -64,6 +64,27 @@ def test_results_do_not_depend_on_the_number_of_workers(small_class, tmp_path):
     assert {s: grades[s]["score"] for s in grades} == {"full": "100", "half": "20", "blank": "0"}
 
 
+def test_one_kernel_per_notebook_and_no_spare_after_the_last(small_class, tmp_path, monkeypatch):
+    """The next kernel boots while a notebook is graded, but none after the last hand-in."""
+    from grader import kernels
+    from grader.autograde import GradingOptions
+    from grader.scheduler import autograde
+
+    started = []
+    real_init = kernels.Kernel.__init__
+
+    def counting_init(self, settings):
+        started.append(settings)
+        real_init(self, settings)
+
+    monkeypatch.setattr(kernels.Kernel, "__init__", counting_init)
+    results = autograde(REPO, small_class, tmp_path / "out", [EX],
+                        GradingOptions(workers=1, progress=False))
+    assert sorted(r.student for r in results) == ["blank", "full", "half"]
+    assert len(started) == 3
+    assert kernels.POOL.spare is None
+
+
 def test_gradebook_holds_every_score(small_class, tmp_path):
     out = tmp_path / "out"
     _grade(small_class, out, "--workers", "2")
