@@ -38,6 +38,8 @@ from grader.kernels import POOL
 from grader.sandbox import describe, sandbox_available
 from grader.submissions import StudentSubmission
 
+# Where the main process prepares the exercises once for the local workers (OUT/.workers/...).
+TEMPLATE = "prepared"
 # Folders of the course root that hold one sub-folder per student and travel back as data.
 STUDENT_FOLDERS = ("submitted", "autograded", "feedback")
 
@@ -153,7 +155,9 @@ def _grader_for(spec: dict[str, Any]) -> tuple[ClassGrader, dict[str, dict[str, 
     mark_scratch_gradebook(f"sqlite:///{out.resolve() / 'gradebook.db'}")
     grader = ClassGrader(Repository(repo_root), out, spec["exercises"], spec["options"])
     grader.log_file = Path(spec.get("logs") or out / "logs") / f"worker-{os.getpid()}.log"
-    kept = _WorkerState.graders[spec["key"]] = (grader, grader.prepare())
+    template = spec.get("template")  # prepared by the main process (this machine only)
+    max_scores = grader.prepare_from(Path(template)) if template else grader.prepare()
+    kept = _WorkerState.graders[spec["key"]] = (grader, max_scores)
     return kept
 
 
@@ -383,6 +387,8 @@ def course_spec(
         spec["repo_root"] = str(repo.root)
         spec["root"] = str(out / ".workers")
         spec["logs"] = str(out / "logs")
+        # the exercises prepared once, copied by each worker (see scheduler.prepare_class)
+        spec["template"] = str(out / ".workers" / TEMPLATE)
     digest = hashlib.sha256(repr(sorted((k, repr(v)) for k, v in spec.items())).encode())
     spec["key"] = digest.hexdigest()
     return spec

@@ -29,6 +29,7 @@ from tqdm import tqdm
 from grader.autograde import ClassGrader, GradingOptions
 from grader.backends import (
     STUDENT_FOLDERS,
+    TEMPLATE,
     DaskPool,
     InProcessPool,
     ProcessPool,
@@ -211,6 +212,26 @@ class Progress:
             self.bar.close()
 
 
+def prepare_class(grader: ClassGrader, local: bool) -> dict[str, dict[str, float]]:
+    """Record the exercises in OUT's gradebook; for local workers also in a template they copy.
+
+    nbgrader's generate step runs once into ``OUT/.workers/prepared`` (removed after the run);
+    a new OUT gets a copy of it, and so does each local worker (its own scratch course root).
+    Workers of a cluster prepare for themselves, from the sources they are sent.
+    """
+    if not local:
+        return grader.prepare()
+    template = ClassGrader(grader.repo, grader.out / ".workers" / TEMPLATE, grader.exercises,
+                           grader.options)
+    template.log_file = grader.log_file
+    shutil.rmtree(template.out, ignore_errors=True)
+    max_scores = template.prepare()
+    if (grader.out / "gradebook.db").exists():
+        return grader.prepare()  # a class gradebook already: add to it, keep what it holds
+    grader.prepare_from(template.out)
+    return max_scores
+
+
 def run_class(
     grader: ClassGrader,
     students: list[StudentSubmission],
@@ -224,7 +245,7 @@ def run_class(
     cluster whose scheduler listens at ``scheduler``; the output is the same either way.
     """
     out, options = grader.out, grader.options
-    max_scores = grader.prepare()
+    max_scores = prepare_class(grader, local=scheduler is None)
     db_url = grader.config.CourseDirectory.db_url
     journal = load_journal(out)  # with force: only to tell an unchanged hand-in
     if force and (out / JOURNAL).exists():
