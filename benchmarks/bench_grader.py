@@ -101,7 +101,7 @@ def run(
            f"{t_stock:.1f} s = {t_stock / n:.2f} s each (best of {listed} s)")
     listed = ", ".join(f"{t:.1f}" for t in our_times)
     report(f"grader: i2dl-grader autograde --workers {workers} (sandboxed) {t_ours:.1f} s = "
-           f"{t_ours / n:.2f} s each (best of {listed} s); speed-up {ratio:.2f}x (goal >= 2.5x)")
+           f"{t_ours / n:.2f} s each (best of {listed} s); speed-up {ratio:.2f}x (goal >= 4x)")
     report("grader: scores agree for all hand-ins" if not differing else
            f"grader: scores DIFFER for {len(differing)} hand-ins: {', '.join(differing[:10])}")
     return ratio
