@@ -250,6 +250,42 @@ def test_a_kernel_that_runs_out_of_memory_stops_grading(student):
         student.hidden("hog()")
 
 
+FLOOD = (
+    "import threading, grader.kernel_side as _ks\n"
+    "def wrong(x):\n"
+    "    return x\n"
+    "_sock = _ks._DOORBELL.sock\n"
+    "def _flood():\n"
+    "    for i in range(1, 3000):\n"
+    "        _sock.sendall(b'D %d\\nC 99\\nR 1\\n' % i + b'x' * 5000 + b'\\nD\\n')\n"
+    "threading.Thread(target=_flood, daemon=True).start()\n"
+)
+
+
+def test_lines_forged_on_the_grader_socket_change_no_verdict_and_stall_nothing():
+    # The student's code writes false "answered" lines, callback requests and junk onto the
+    # socket the grader rings; verdicts come from the answers' contents only.
+    other = Student(STUDENT + FLOOD)
+    try:
+        start = time.monotonic()
+        error, _ = other.hidden("assert wrong(3) == 6, 'wrong(3) should be 6'", seconds=20)
+        assert error is not None
+        assert isinstance(error, (AssertionError, ProtocolError)), error
+        other.hidden("double(3)", seconds=20)  # the next call is answered or fails, never hangs
+        assert time.monotonic() - start < 20
+    finally:
+        other.close()
+
+
+def test_a_kernel_that_closes_the_grader_socket_fails_the_call_not_the_grader():
+    other = Student(STUDENT + "import grader.kernel_side as _ks\n_ks._DOORBELL.sock.close()\n")
+    try:
+        error, _ = other.hidden("double(1)", seconds=10)
+        assert isinstance(error, ProtocolError) and "closed its connection" in str(error)
+    finally:
+        other.close()
+
+
 @pytest.mark.parametrize(("code", "stop"), [("spin()", RemoteTimeout), ("die()", RemoteDied)])
 def test_a_kernel_that_hangs_or_dies_stops_grading(code, stop):
     other = Student()
