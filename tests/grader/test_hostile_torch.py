@@ -163,7 +163,9 @@ def _hand_ins() -> dict:
     rewrites = {
         "sneaky": _attack(SNEAKY, SNEAKY_FORWARD),
         "liar": {"shape_cnn": lying, "train_model": all_parameters},
-        "spinner": _attack("", "if len(x) == 1000:\n    while True:\n        pass"),
+        # never returns, without burning a core for 45 s (busy loops: test_hostile.py)
+        "spinner": _attack("", "if len(x) == 1000:\n    import time\n    while True:\n"
+                               "        time.sleep(1)"),
         "hog": _attack("", "if len(x) == 1000:\n    hog = torch.ones(2 * 1024**3)"),
         "wide": _attack("", "return torch.cat([scores, torch.full_like(scores[:, :1], -1e9)], 1)"),
         "integers": _attack("", "return (1000 * scores).long()"),
