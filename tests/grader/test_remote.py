@@ -591,3 +591,11 @@ def test_the_grader_imports_torch_only_when_a_tensor_arrives():
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["False", "True", "Tensor"]
+
+
+def test_grading_kernels_start_without_the_debugger_and_can_still_import_debugpy(student):
+    # grader.kernel_launch keeps debugpy out of ipykernel's start-up only
+    debugger = "__import__('ipykernel.debugger', fromlist=['_'])._is_debugpy_available"
+    assert student.kernel_value(debugger) == "False"
+    assert student.kernel_value("__import__('debugpy').__name__") == "'debugpy'"
+    assert student.kernel_value("__import__('sys').argv[0].endswith('kernel_launch.py')") == "True"
