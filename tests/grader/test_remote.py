@@ -599,3 +599,5 @@ def test_grading_kernels_start_without_the_debugger_and_can_still_import_debugpy
     assert student.kernel_value(debugger) == "False"
     assert student.kernel_value("__import__('debugpy').__name__") == "'debugpy'"
     assert student.kernel_value("__import__('sys').argv[0].endswith('kernel_launch.py')") == "True"
+    # and show errors in the Plain layout (a third of the default's CPU per failing cell)
+    assert student.kernel_value("get_ipython().InteractiveTB.mode") == "'Plain'"
