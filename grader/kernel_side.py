@@ -37,6 +37,14 @@ from i2dl.ownership import references_blocked as _references_blocked
 MAX_LINE = 32
 
 
+def parse_line(line: bytes) -> tuple[bytes, int] | None:
+    """A doorbell line (without its newline) as (kind, number); None for anything else."""
+    kind, _, number = line.partition(b" ")
+    if len(line) > MAX_LINE or not number.isdigit():
+        return None
+    return kind, int(number)
+
+
 def startup_line(fd: int, inbox: str, outbox: str) -> str:
     """Run by the kernel when it starts, before any code of the student's (exec_lines)."""
     return (
@@ -269,9 +277,9 @@ class _Doorbell:
         lines = []
         while b"\n" in self.buffer:
             line, self.buffer = self.buffer.split(b"\n", 1)
-            kind, _, number = line.partition(b" ")
-            if number.isdigit() and len(line) <= MAX_LINE:
-                lines.append((kind, int(number)))
+            parsed = parse_line(line)
+            if parsed is not None:
+                lines.append(parsed)
         if len(self.buffer) > MAX_LINE:
             self.buffer = b""
         return lines

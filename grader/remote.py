@@ -41,7 +41,7 @@ import numpy as np
 
 from grader import notebook_checks, wire
 from grader.hidden import SEEDED_NAMES, free_names
-from grader.kernel_side import MAX_LINE, is_memory_error
+from grader.kernel_side import MAX_LINE, is_memory_error, parse_line
 
 # What every hidden region finds without importing it.
 SEEDED = {"np": np, "math": math}
@@ -217,14 +217,15 @@ class Channel:
         while True:
             if time.monotonic() > deadline:
                 raise RemoteTimeout("the student's code ran past the cell's time budget")
-            kind, _, number = self._line(deadline).partition(b" ")
-            if not number.isdigit() or len(number) > MAX_LINE:
+            parsed = parse_line(self._line(deadline))
+            if parsed is None:
                 continue
-            if kind == b"D" and int(number) == seq:
+            kind, number = parsed
+            if kind == b"D" and number == seq:
                 return
             if kind == b"C":
-                answered = self._callback(int(number), on_callback)
-                self._send(b"%s %d\n" % (b"A" if answered else b"X", int(number)))
+                answered = self._callback(number, on_callback)
+                self._send(b"%s %d\n" % (b"A" if answered else b"X", number))
 
     def _callback(self, number: int, on_callback: Callable[[bytes], bytes]) -> bool:
         # Whatever goes wrong here, the kernel gets an answer: it waits for one.
