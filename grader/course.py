@@ -155,7 +155,12 @@ class _KeptValidators:
 
     nbgrader checks every cell's metadata with ``jsonschema.validate``, which checks the
     schema itself and builds a validator on each call (about 60 ms per graded notebook).
+    Each of nbgrader's metadata validators loads its own copy of the schema, and a few are made
+    per graded notebook, so only the most recent ``KEEP`` schemas are kept: a worker that grades
+    thousands of hand-ins does not hold on to every copy.
     """
+
+    KEEP = 8
 
     def __init__(self) -> None:
         self._kept: dict[int, tuple[dict, jsonschema.protocols.Validator]] = {}
@@ -165,6 +170,9 @@ class _KeptValidators:
         if kept is None or kept[0] is not schema:
             cls = jsonschema.validators.validator_for(schema)
             cls.check_schema(schema)
+            self._kept.pop(id(schema), None)
+            while len(self._kept) >= self.KEEP:
+                del self._kept[next(iter(self._kept))]  # the oldest
             kept = self._kept[id(schema)] = (schema, cls(schema))
         error = jsonschema.exceptions.best_match(kept[1].iter_errors(instance))
         if error is not None:
