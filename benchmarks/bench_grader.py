@@ -117,6 +117,11 @@ def cluster(
     With ``pin`` (and two CPUs or more) each worker and its kernels run on a CPU of their own,
     as workers on separate machines would; the grading command and the scheduler are not
     pinned, and so share those CPUs with the workers.
+
+    Both sides are measured with warm workers: before each timed run, an untimed run grades a
+    few hand-ins, so that a worker that just joined has prepared the exercise (nbgrader's
+    generate step) as the one already running has. Workers are started with ``--preload
+    grader.backends``, as the README asks, so they load the grading code as they start.
     """
     from grader.loopback import LoopbackCluster
 
@@ -124,18 +129,25 @@ def cluster(
     with tempfile.TemporaryDirectory(prefix="i2dl-bench-cluster-") as tmp:
         root = Path(tmp)
         build_class(root, n)
+        build_class(root / "warm-up", 4)
         pin = pin and len(os.sched_getaffinity(0)) >= 2
         with LoopbackCluster(root / "cluster", workers=1, pin=pin) as running:
+
+            def grade(submissions: Path, out: Path) -> None:
+                subprocess.run(
+                    [sys.executable, "-m", "grader", "autograde", str(submissions),
+                     "--out", str(out), "--exercise", EX, "--scheduler", running.address,
+                     "--no-progress"],
+                    check=True, capture_output=True,
+                )
+
             for round_ in range(rounds):
                 for workers in (1, 2):
                     if workers == 2:
                         running.add_workers(1)
-                    cmd = [sys.executable, "-m", "grader", "autograde", str(root / "ours"),
-                           "--out", str(root / f"c{workers}-{round_}"), "--exercise", EX,
-                           "--scheduler", running.address, "--no-progress"]
-                    times[workers].append(
-                        _timed(lambda cmd=cmd: subprocess.run(cmd, check=True, capture_output=True))
-                    )
+                    grade(root / "warm-up" / "ours", root / f"w{workers}-{round_}")
+                    out = root / f"c{workers}-{round_}"
+                    times[workers].append(_timed(lambda out=out: grade(root / "ours", out)))
                     if workers == 2:
                         extra = running.workers.pop()
                         extra.kill()

@@ -82,7 +82,9 @@ class LoopbackCluster:
             with open(folder / "worker.log", "ab") as log:
                 self.workers.append(subprocess.Popen(
                     [*WORKER, self.address, "--nthreads", "1", "--no-nanny", "--no-dashboard",
-                     "--host", "127.0.0.1", "--local-directory", str(folder)],
+                     "--host", "127.0.0.1", "--local-directory", str(folder),
+                     # load the grading code as the worker starts, not on its first hand-in
+                     "--preload", "grader.backends"],
                     cwd=folder, env={**os.environ, **self.worker_env},
                     stdout=subprocess.DEVNULL, stderr=log, preexec_fn=pinned,
                 ))

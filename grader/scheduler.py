@@ -23,7 +23,7 @@ from dataclasses import asdict, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import BaseCell, Gradebook, MissingEntry
 from tqdm import tqdm
 
 from grader.autograde import ClassGrader, GradingOptions
@@ -133,6 +133,9 @@ def record_in_gradebook(db_url: str, results: list[NotebookResult], keep_manual:
     with Gradebook(db_url, COURSE_ID) as gb:
         student = results[0].student
         gb.update_or_create_student(student)
+        # A grade's or comment's ``name`` is its cell's, loaded one query per grade: read them
+        # all at once instead (two thirds of the time spent here, per graded notebook).
+        cell_names = dict(gb.db.query(BaseCell.id, BaseCell.name))
         for exercise in sorted({r.exercise for r in results}):
             kept: dict[tuple[str, str, str], object] = {}
             try:
@@ -141,13 +144,14 @@ def record_in_gradebook(db_url: str, results: list[NotebookResult], keep_manual:
                     for nb in old.notebooks:
                         for grade in nb.grades:
                             if grade.manual_score is not None or grade.extra_credit:
-                                kept[("grade", nb.name, grade.name)] = (
+                                kept[("grade", nb.name, cell_names[grade.cell_id])] = (
                                     grade.manual_score,
                                     grade.extra_credit,
                                 )
                         for comment in nb.comments:
                             if comment.manual_comment:
-                                kept[("comment", nb.name, comment.name)] = comment.manual_comment
+                                name = cell_names[comment.cell_id]
+                                kept[("comment", nb.name, name)] = comment.manual_comment
                 gb.remove_submission(exercise, student)
             except MissingEntry:
                 pass
@@ -157,18 +161,18 @@ def record_in_gradebook(db_url: str, results: list[NotebookResult], keep_manual:
                 tests = {test.grade_id: test for test in r.tests}
                 notebook = notebooks.get(r.notebook)
                 for grade in notebook.grades if notebook is not None else []:
-                    test = tests.get(grade.name)
+                    test = tests.get(cell_names[grade.cell_id])
                     if test is not None and test.needs_manual:
                         grade.auto_score, grade.needs_manual_grade = None, True
                     else:
                         grade.auto_score = test.score if test is not None else 0.0
                         grade.needs_manual_grade = False
-                    manual = kept.get(("grade", r.notebook, grade.name))
+                    manual = kept.get(("grade", r.notebook, cell_names[grade.cell_id]))
                     if manual is not None:
                         grade.manual_score, grade.extra_credit = manual
                         grade.needs_manual_grade = False
                 for comment in notebook.comments if notebook is not None else []:
-                    text = kept.get(("comment", r.notebook, comment.name))
+                    text = kept.get(("comment", r.notebook, cell_names[comment.cell_id]))
                     if text is not None:
                         comment.manual_comment = text
         gb.db.commit()

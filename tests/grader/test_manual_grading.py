@@ -102,17 +102,23 @@ def test_validate_expects_full_autograded_marks_and_names_the_answers_graded_by_
             g = gb.find_grade("why_nonnegative", EX, EX, student)
             return g.auto_score, g.manual_score, g.needs_manual_grade, g.score
 
+    def comment_of(student):
+        with Gradebook(f"sqlite:///{out / 'gradebook.db'}", "i2dl") as gb:
+            return gb.find_comment("why_nonnegative", EX, EX, student).manual_comment
+
     assert grade_of("ann") == (None, None, True, 0.0)
     assert grade_of("ben")[2] is False
     with Gradebook(f"sqlite:///{out / 'gradebook.db'}", "i2dl") as gb:
         g = gb.find_grade("why_nonnegative", EX, EX, "ann")
         g.manual_score = 2.5
+        gb.find_comment("why_nonnegative", EX, EX, "ann").manual_comment = "Say why."
         gb.db.commit()
     # regrading the same work keeps what the instructor entered ...
     again = run_cli("autograde", str(subs), "--out", str(out), "--no-progress", "--force",
                     env=env)
     assert again.returncode == 0, again.stdout + again.stderr
     assert grade_of("ann") == (None, 2.5, False, 2.5)
+    assert comment_of("ann") == "Say why."
     # ... a changed hand-in starts over
     handed_in = subs / "ann" / EX / f"{EX}.ipynb"
     changed = nbformat.read(handed_in, as_version=4)
@@ -121,3 +127,4 @@ def test_validate_expects_full_autograded_marks_and_names_the_answers_graded_by_
     third = run_cli("autograde", str(subs), "--out", str(out), "--no-progress", env=env)
     assert third.returncode == 0, third.stdout + third.stderr
     assert grade_of("ann") == (None, None, True, 0.0)
+    assert comment_of("ann") is None
