@@ -249,7 +249,10 @@ def run_class(
     cluster whose scheduler listens at ``scheduler``; the output is the same either way.
     """
     out, options = grader.out, grader.options
-    max_scores = prepare_class(grader, local=scheduler is None)
+    local = scheduler is None
+    # Local workers copy what prepare_class writes, so it comes first; a cluster's workers
+    # prepare for themselves, so there the first hand-ins are on their way before it runs.
+    max_scores = prepare_class(grader, local=True) if local else {}
     db_url = grader.config.CourseDirectory.db_url
     journal = load_journal(out)  # with force: only to tell an unchanged hand-in
     if force and (out / JOURNAL).exists():
@@ -309,18 +312,27 @@ def run_class(
     queue = iter(todo)
     pending: dict[Any, tuple[StudentSubmission, str, int]] = {}
     submitted = 0
+
+    def send() -> None:
+        """Keep ``pool.capacity`` hand-ins on their way to the workers."""
+        nonlocal submitted
+        while len(pending) < pool.capacity:
+            item = next(queue, None)
+            if item is None:
+                return
+            submitted += 1
+            # A worker boots its next kernel while it grades; not for the last hand-ins,
+            # where that kernel would never be used.
+            spare = len(todo) - submitted >= pool.workers
+            job = make_job(item[0], grader.exercises, spare=spare)
+            pending[pool.submit(job)] = (*item, 1)
+
     try:
+        if not local:
+            send()
+            max_scores.update(prepare_class(grader, local=False))
         while True:
-            while len(pending) < pool.capacity:
-                item = next(queue, None)
-                if item is None:
-                    break
-                submitted += 1
-                # A worker boots its next kernel while it grades; not for the last hand-ins,
-                # where that kernel would never be used.
-                spare = len(todo) - submitted >= pool.workers
-                job = make_job(item[0], grader.exercises, spare=spare)
-                pending[pool.submit(job)] = (*item, 1)
+            send()
             if not pending:
                 break
             for handle in pool.wait_any(pending):
