@@ -107,8 +107,19 @@ def latex_to_mathml(tex: str, display: bool = False) -> str:
     return _ESCAPED_REFERENCE.sub(r"&\1", tostring(element, encoding="unicode"))
 
 
+# Every hand-in of an exercise carries the same released markdown cells: each is rendered once
+# per process (sources up to this size; a longer one is rendered every time it is met).
+CACHED_MARKDOWN_CHARS = 10_000
+
+
 def _markdown(source: str) -> str:
     """Markdown as HTML, with each formula converted to MathML (markdown would eat backslashes)."""
+    if len(source) <= CACHED_MARKDOWN_CHARS:
+        return _markdown_cached(source)
+    return _render_markdown(source)
+
+
+def _render_markdown(source: str) -> str:
     formulas: list[str] = []
 
     def hold(match: re.Match) -> str:
@@ -120,6 +131,9 @@ def _markdown(source: str) -> str:
 
     rendered = _MARKDOWN(MATH.sub(hold, source))
     return re.sub(r"I2DLMATH(\d+)X", lambda m: formulas[int(m.group(1))], rendered)
+
+
+_markdown_cached = functools.lru_cache(maxsize=256)(_render_markdown)
 
 
 # Markdown is rendered (and its math converted) for this many characters per page; the rest of
