@@ -134,7 +134,7 @@ def record_in_gradebook(db_url: str, results: list[NotebookResult], keep_manual:
         student = results[0].student
         gb.update_or_create_student(student)
         # A grade's or comment's ``name`` is its cell's, loaded one query per grade: read them
-        # all at once instead (two thirds of the time spent here, per graded notebook).
+        # all at once instead (a third of the time spent here, per graded notebook).
         cell_names = dict(gb.db.query(BaseCell.id, BaseCell.name))
         for exercise in sorted({r.exercise for r in results}):
             kept: dict[tuple[str, str, str], object] = {}
