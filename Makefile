@@ -33,7 +33,8 @@ lab: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check i2dl grader tests benchmarks
 
-# Re-execute the lecture notebooks and store their outputs (nbval compares against them).
+# Re-execute the lecture notebooks and store their outputs (`make test` compares a JupyterLab run
+# of each lecture against them, as nbval would: tests/browser/_stored_outputs.py).
 lectures: $(STAMP)
 	$(BIN)/python scripts/execute_lectures.py
 

@@ -1,11 +1,11 @@
-"""Execute lecture notebooks in place and store their outputs cleanly for nbval.
+"""Execute lecture notebooks in place and store their outputs cleanly for the output check.
 
     python scripts/execute_lectures.py lectures/01_what_is_deep_learning.ipynb [...]
 
 Runs each notebook top to bottom in a fresh kernel (from the lectures/ folder, so relative paths
-behave as they do under nbval), records no timing metadata, keeps only a whitelist of metadata,
-and writes stable JSON, so that re-executing an unchanged lecture gives no diff. Prints each
-notebook's wall time: lectures must stay under 90 s on 2 cores.
+behave as they do in JupyterLab and under nbval), records no timing metadata, keeps only a
+whitelist of metadata, and writes stable JSON, so that re-executing an unchanged lecture gives
+no diff. Prints each notebook's wall time: lectures must stay under 90 s on 2 cores.
 """
 
 from __future__ import annotations

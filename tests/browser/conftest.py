@@ -37,13 +37,16 @@ Fixtures
 ``--expose-app-in-browser``): ``open_notebook(path)`` opens a notebook (path relative to the
 server's root) and waits for its kernel (one notebook at a time: ``close_notebook()`` shuts
 its kernel down and closes it unsaved); ``run_all()`` runs every cell and returns once all of
-them have finished and the kernel is idle; ``error_outputs()`` lists the error outputs of the
-notebook (and widgets that failed to display); ``output_text(index)`` is the text a student sees
-below a cell. ``cells`` and ``cell(index)`` give Playwright locators for the notebook's cells.
-For the lectures' interactive figures (``i2dl.viz.InteractiveFigure``: controls above a widget
-image) ``figure_widgets``, ``figure_controls(i)``, ``move_control(i, j)`` (an arrow key on a
-slider, the next option of a drop-down), ``figure_image(i)`` (PNG digest) and
-``wait_for_new_image(i, old_src)`` drive and observe them.
+them have finished and the kernel is idle; ``record_kernel_messages()`` before it and
+``recorded_runs()`` after it give the kernel's messages for each executed cell (what nbval would
+compare); ``set_cell_source(i, text)`` and ``add_cell_tag(i, tag)`` change the open notebook
+unsaved; ``error_outputs()`` lists the error outputs of the notebook (and widgets that failed to
+display); ``output_text(index)`` is the text a student sees below a cell. ``cells`` and
+``cell(index)`` give Playwright locators for the notebook's cells. For the lectures' interactive
+figures (``i2dl.viz.InteractiveFigure``: controls above a widget image) ``figure_widgets``,
+``figure_controls(i)``, ``move_control(i, j)`` (an arrow key on a slider, the next option of a
+drop-down), ``figure_image(i)`` (PNG digest) and ``wait_for_new_image(i, old_src)`` drive and
+observe them.
 """
 
 from __future__ import annotations
@@ -519,6 +522,106 @@ class LabPage:
             raise RuntimeError(f"'Run all cells' failed in JupyterLab: {result['error']}")
         self.wait_for_kernel_idle(60_000, what=f"finishing {self.notebook_path}")
 
+    def record_kernel_messages(self) -> None:
+        """Record, from now on, what the open notebook's kernel sends for each executed cell.
+
+        Every ``execute_request`` JupyterLab sends is noted with the id of its cell, and every
+        iopub message whose parent is that request is kept in order of arrival: ``msg_type``
+        and, for the types nbval reads (status, stream, display_data, execute_result, error),
+        ``content``. These are the messages nbval reads for a cell (``_stored_outputs``), before
+        JupyterLab's output model clears, updates, merges or hands them to widgets. Read them
+        with :meth:`recorded_runs`.
+        """
+        self._require_notebook()
+        self.page.evaluate(
+            """() => {
+                const kernel = window.__i2dlNotebook.sessionContext.session.kernel;
+                window.__i2dlRecorder?.stop();
+                const byRequest = new Map();
+                const requests = [];
+                const kept = new Set(['status', 'stream', 'display_data', 'execute_result',
+                                      'error']);
+                const onMessage = (_, {msg, direction}) => {
+                    if (direction === 'send') {
+                        if (msg.header.msg_type === 'execute_request') {
+                            const request = {cellId: msg.metadata?.cellId ?? null,
+                                             code: msg.content.code, messages: []};
+                            byRequest.set(msg.header.msg_id, request);
+                            requests.push(request);
+                        }
+                        return;
+                    }
+                    const request = byRequest.get(msg.parent_header?.msg_id);
+                    if (msg.channel !== 'iopub' || request === undefined) { return; }
+                    const type = msg.header.msg_type;
+                    request.messages.push({
+                        msg_type: type,
+                        content: kept.has(type) ? JSON.parse(JSON.stringify(msg.content)) : {},
+                    });
+                };
+                kernel.anyMessage.connect(onMessage);
+                window.__i2dlRecorder = {
+                    requests,
+                    stop: () => { kernel.anyMessage.disconnect(onMessage); },
+                };
+            }"""
+        )
+
+    def recorded_runs(self) -> dict[int, list[dict[str, Any]]]:
+        """Cell index -> the kernel messages recorded for it (see :meth:`record_kernel_messages`).
+
+        Stops the recording (a second call returns the same). Fails if a cell was executed more
+        than once, or if an execution cannot be matched to a cell of the notebook.
+        """
+        self._require_notebook()
+        requests = self.page.evaluate(
+            """() => {
+                const recorder = window.__i2dlRecorder;
+                if (recorder === undefined) { return null; }
+                recorder.stop();
+                const ids = window.__i2dlNotebook.content.widgets.map((cell) => cell.model.id);
+                return recorder.requests.map((request) => ({
+                    index: ids.indexOf(request.cellId), code: request.code,
+                    messages: request.messages,
+                }));
+            }"""
+        )
+        if requests is None:
+            raise RuntimeError("start recording first: lab.record_kernel_messages()")
+        runs: dict[int, list[dict[str, Any]]] = {}
+        for request in requests:
+            index = request["index"]
+            if index < 0:
+                raise RuntimeError(
+                    f"{self.notebook_path}: JupyterLab executed code that is in no cell of the "
+                    f"notebook: {request['code'][:200]!r}"
+                )
+            if index in runs:
+                raise RuntimeError(f"{self.notebook_path}: cell {index} was executed twice")
+            runs[index] = request["messages"]
+        return runs
+
+    def set_cell_source(self, index: int, source: str) -> None:
+        """Replace the source of cell ``index`` in the open notebook (not saved)."""
+        self._require_notebook()
+        self.page.evaluate(
+            "([i, source]) => window.__i2dlNotebook.content.widgets[i].model.sharedModel"
+            ".setSource(source)",
+            [index, source],
+        )
+
+    def add_cell_tag(self, index: int, tag: str) -> None:
+        """Add ``tag`` to the metadata tags of cell ``index`` in the open notebook (not saved)."""
+        self._require_notebook()
+        self.page.evaluate(
+            """([i, tag]) => {
+                const model = window.__i2dlNotebook.content.widgets[i].model;
+                const tags = model.getMetadata('tags') ?? [];
+                if (!tags.includes(tag)) { model.setMetadata('tags', [...tags, tag]); }
+            }""",
+            [index, tag],
+        )
+
     def error_outputs(self) -> list[dict[str, Any]]:
         """Every error output of the notebook, and every widget that failed to display.
 
@@ -687,6 +790,8 @@ class LabPage:
             """async () => {
                 const widget = window.__i2dlNotebook;
                 window.__i2dlNotebook = undefined;
+                window.__i2dlRecorder?.stop();
+                window.__i2dlRecorder = undefined;
                 if (!widget || widget.isDisposed) { return; }
                 try { await widget.sessionContext.shutdown(); } catch (error) { /* gone */ }
                 widget.context.model.dirty = false;

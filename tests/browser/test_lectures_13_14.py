@@ -1,4 +1,5 @@
-"""Lectures 13 and 14: they run clean in JupyterLab and each widget redraws when a control moves."""
+"""Lectures 13 and 14: each runs clean in JupyterLab, reproduces its stored outputs (compared
+as nbval compares them; nbval itself no longer runs the lectures) and its widgets redraw."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from tests.browser._lecture_check import check_lecture, lectures_numbered
 
 
 @pytest.mark.parametrize("name", lectures_numbered(13, 14))
-def test_lecture_runs_clean_and_its_widgets_redraw(
+def test_lecture_reproduces_its_outputs_and_its_widgets_redraw(
     name, shared_course_copy, jupyter_server, shared_lab_page
 ):
     lab = shared_lab_page(jupyter_server(shared_course_copy("lectures")))

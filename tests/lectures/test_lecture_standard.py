@@ -1,7 +1,8 @@
 """Every lecture meets the course standard: prose, figures, a widget, questions with answers.
 
-nbval (run on ``lectures/`` by ``make test``) checks that the stored outputs are reproduced;
-these tests check what a lecture must contain, on the stored notebook.
+The browser tests (``tests/browser/test_lectures_*.py``, in ``make test``) run each lecture once
+and check that its stored outputs are reproduced, compared as nbval compares them; these tests
+check what a lecture must contain, on the stored notebook.
 """
 
 from __future__ import annotations

@@ -1,4 +1,10 @@
-"""The lecture check is real: nbval fails a lecture whose stored output no longer matches."""
+"""nbval itself fails a lecture whose stored output no longer matches.
+
+``make test`` no longer runs nbval on the lectures: the browser tests compare their outputs with
+nbval's rules (``tests/browser/_stored_outputs.py``; ``test_stored_outputs.py`` and
+``tests/browser/test_stored_outputs_check.py`` check that they agree with nbval). This test keeps
+nbval itself, run as ``make test`` used to run it, honest on a real lecture.
+"""
 
 from __future__ import annotations
 
