@@ -1,17 +1,18 @@
 """The lectures' outputs are checked in the browser run, and the check is nbval's.
 
 ``make test`` runs each lecture once, in JupyterLab, and compares that run's outputs with the
-stored ones as nbval would (``_stored_outputs``). Here: a copy of lecture 01 whose first printed
-number was changed fails the lecture check, naming the cell and showing what was expected and
-what the run gave, while the same run matches the unchanged lecture; a lecture without a widget
-is still run and compared; and on a notebook made of the cases where JupyterLab's output model
+stored ones as nbval would (``_stored_outputs``). Here: a lecture (without a widget: it is
+still run and compared) whose stored number is wrong fails the lecture check, naming the cell
+and showing what was expected and what the run gave, while the same lecture with the right
+number passes (the real lectures pass in ``test_lectures_*.py``, and
+``tests/lectures/test_stored_outputs.py`` feeds lecture 01's stored outputs, and a changed
+copy, to the comparison); and on a notebook made of the cases where JupyterLab's output model
 and nbval part ways (``\\r``, ``clear_output``, display updates, output captured by an
 ``ipywidgets.Output``, nbval's tags ...) the check fails exactly the cells that real nbval fails.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import sys
@@ -23,8 +24,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from tests.browser._lecture_check import check_lecture, run_like_nbval
-from tests.browser._stored_outputs import SANITIZE_FILE, code_cells, nbval_failures
-from tests.lectures.test_nbval_bites import LECTURE, _change_first_stored_number
+from tests.browser._stored_outputs import SANITIZE_FILE, nbval_failures
 
 TRICKY = "tricky.ipynb"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -150,63 +150,33 @@ def lecture_without_widget(stored: str) -> Any:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder with lecture 01 (first printed number changed), two lectures without a widget
-    (one storing a wrong number) and the tricky notebook."""
+    """A folder with two lectures without a widget (one storing a wrong number) and the tricky
+    notebook."""
     root = tmp_path_factory.mktemp("stored-outputs")
     (root / "lectures").mkdir()
-    changed = json.loads(LECTURE.read_text(encoding="utf-8"))
-    _change_first_stored_number(changed)
-    (root / "lectures" / LECTURE.name).write_text(json.dumps(changed), encoding="utf-8")
     nbformat.write(lecture_without_widget("42\n"), root / "lectures" / "98_plain.ipynb")
     nbformat.write(lecture_without_widget("41\n"), root / "lectures" / "99_plain_wrong.ipynb")
     nbformat.write(tricky_notebook(), root / TRICKY)
     return root
 
 
-def first_printed_number(path: Path) -> tuple[int, int, str]:
-    """nbval's number and the index of the cell with the first printed digit, and its line."""
-    nb = nbformat.read(path, as_version=4)
-    for number, index, cell in code_cells(nb):
-        for output in cell.outputs:
-            if output.output_type == "stream" and re.search(r"\d", output.text):
-                line = next(line for line in output.text.splitlines() if re.search(r"\d", line))
-                return number, index, line
-    raise AssertionError(f"{path} prints no number")
-
-
-def test_a_changed_number_fails_the_lecture_check(served, jupyter_server, shared_lab_page):
-    number, index, original = first_printed_number(LECTURE)
-    _, _, changed = first_printed_number(served / "lectures" / LECTURE.name)
-    assert changed != original
-
-    lab = shared_lab_page(jupyter_server(served))
-    with pytest.raises(AssertionError) as failure:
-        check_lecture(lab, LECTURE.stem)
-    message = str(failure.value)
-    assert f"lectures/{LECTURE.name}: 1 code cell(s) of the JupyterLab run" in message, message
-    assert f"Cell {number} (notebook cell {index}): Cell outputs differ\n" \
-           "mismatch 'stdout'" in message, message
-    expected, _, got = message.partition("expected (stored):")[2].partition("got (run):")
-    got = got.partition("diff:")[0]
-    assert changed in expected and original not in expected, message
-    assert original in got and changed not in got, message
-    assert f"-{changed}" in message and f"+{original}" in message, message
-
-    # The same run reproduces the unchanged lecture.
-    runs = lab.recorded_runs()
-    assert len(runs) == len(code_cells(nbformat.read(LECTURE, as_version=4)))
-    assert nbval_failures(LECTURE, runs) == []
-
-
-def test_a_lecture_without_a_widget_is_still_output_checked(
+def test_a_changed_stored_number_fails_the_lecture_check_and_the_right_one_passes(
     served, jupyter_server, shared_lab_page
 ):
     lab = shared_lab_page(jupyter_server(served))
-    log = check_lecture(lab, "98_plain")
+    log = check_lecture(lab, "98_plain")  # a lecture without a widget is run and compared too
     assert "98_plain: every output as stored (compared as nbval compares them)" in log
     lab.close_notebook()
-    with pytest.raises(AssertionError, match=r"Cell 0 \(notebook cell 1\): Cell outputs differ"):
+    with pytest.raises(AssertionError) as failure:
         check_lecture(lab, "99_plain_wrong")
+    message = str(failure.value)
+    assert "lectures/99_plain_wrong.ipynb: 1 code cell(s) of the JupyterLab run" in message
+    assert "Cell 0 (notebook cell 1): Cell outputs differ\nmismatch 'stdout'" in message, message
+    expected, _, got = message.partition("expected (stored):")[2].partition("got (run):")
+    assert "41" in expected and "42" not in expected, message
+    assert "42" in got.partition("diff:")[0], message
+    assert "-41" in message and "+42" in message, message
+    assert "print(6 * 7)" in message, message  # the cell's source, as nbval shows it
 
 
 def nbval_verdicts(notebook: Path) -> subprocess.Popen[str]:
