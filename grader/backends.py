@@ -102,8 +102,8 @@ def write_tree(folder: Path, files: dict[str, bytes]) -> None:
 def make_job(
     sub: StudentSubmission, exercises: list[str], spare: bool = True
 ) -> dict[str, Any]:
-    """The data a worker needs to grade one hand-in (``spare``: more hand-ins follow, so the
-    worker should boot its next kernel while grading this one)."""
+    """The data a worker needs to grade one hand-in (``spare``: the worker should boot its next
+    kernel while grading this one, because another hand-in is likely to follow)."""
     files = {}
     if sub.problem is None:
         for exercise in exercises:

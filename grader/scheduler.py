@@ -321,9 +321,10 @@ def run_class(
             if item is None:
                 return
             submitted += 1
-            # A worker boots its next kernel while it grades; not for the last hand-ins,
-            # where that kernel would never be used.
-            spare = len(todo) - submitted >= pool.workers
+            # A worker boots its next kernel while it grades. A local worker ends with the
+            # run, so not for the last hand-ins, where that kernel would never be used; a
+            # cluster worker stays, and its spare is ready for the next run's first hand-in.
+            spare = not local or len(todo) - submitted >= pool.workers
             job = make_job(item[0], grader.exercises, spare=spare)
             pending[pool.submit(job)] = (*item, 1)
 

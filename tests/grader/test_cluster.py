@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from distributed import Client
 
 from grader.autograde import ClassGrader, GradingOptions
 from grader.backends import WorkerLost, read_tree
@@ -87,6 +88,16 @@ def test_the_cluster_grades_exactly_as_this_machine_does(class_folder, local, cl
     worked = [w for w in (cluster.root / "worker0", cluster.root / "worker1")
               if any(w.rglob("gradebook.db"))]
     assert len(worked) == 2, "both workers should have graded"
+
+    def spare_booted() -> bool:  # defined here: sent to the workers by value
+        from grader.kernels import POOL
+
+        return POOL.spare is not None and POOL.spare.alive()
+
+    # A cluster worker outlives the run: it keeps one fresh kernel for the next run's first
+    # hand-in (a local worker does not, see test_scheduler).
+    with Client(cluster.address, timeout=10, set_as_default=False) as client:
+        assert list(client.run(spare_booted).values()) == [True, True]
 
 
 def test_a_worker_killed_mid_run_costs_nothing(class_folder, local, cluster, tmp_path):
