@@ -25,9 +25,9 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 
 from tests.browser._lecture_check import check_lecture, run_like_nbval
 from tests.browser._stored_outputs import SANITIZE_FILE, nbval_failures
+from tests.lectures.test_stored_outputs import WIDGET_MIME, display, result, stream
 
 TRICKY = "tricky.ipynb"
-WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 # A 1x1 PNG, and the same with other pixel data (nbval does not compare images).
 PNG = (
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
@@ -35,18 +35,6 @@ PNG = (
 OTHER_PNG = (
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
 )
-
-
-def stream(text: str, name: str = "stdout") -> Any:
-    return new_output("stream", name=name, text=text)
-
-
-def display(data: dict[str, Any], metadata: dict[str, Any] | None = None) -> Any:
-    return new_output("display_data", data=data, metadata=metadata or {})
-
-
-def result(data: dict[str, Any]) -> Any:
-    return new_output("execute_result", data=data, metadata={}, execution_count=1)
 
 
 def widget_view(text: str) -> dict[str, Any]:
