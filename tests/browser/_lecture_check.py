@@ -122,7 +122,8 @@ def check_lecture(lab: LabPage, name: str) -> list[str]:
     path = f"lectures/{name}.ipynb"
     stored = lab.server.root_dir / path
     expected_cells = stored_widget_cells(stored)
-    raising = cells_nbval_lets_raise(nbformat.read(stored, as_version=4))
+    stored_nb = nbformat.read(stored, as_version=4)
+    raising = cells_nbval_lets_raise(stored_nb)
     log = []
     start = time.perf_counter()
     runs = run_like_nbval(lab, path)
@@ -132,7 +133,7 @@ def check_lecture(lab: LabPage, name: str) -> list[str]:
     assert errors == [], f"{path} shows error outputs in JupyterLab:\n" + "\n\n".join(
         f"cell {e['cell']}: {e['ename']}: {e['evalue']}\n{e['traceback']}" for e in errors
     )
-    failures = nbval_failures(stored, runs)
+    failures = nbval_failures(stored_nb, runs)
     assert failures == [], describe_failures(path, failures)
     log.append(f"{name}: every output as stored (compared as nbval compares them)")
     assert lab.figure_cell_indices() == expected_cells, (
