@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -32,6 +36,30 @@ def test_flat_digits_are_the_same_pixels(digits):
     assert X_flat.shape == (1797, 64)
     np.testing.assert_array_equal(X_flat, digits[0].reshape(1797, 64))
     np.testing.assert_array_equal(y_flat, digits[1])
+
+
+def test_digits_are_scikit_learns_without_importing_it(digits):
+    # The file is read straight from the installed package: same pixels and labels as
+    # scikit-learn's own loader, and no second of `import sklearn` in every graded notebook.
+    code = ("import sys; from i2dl.data import load_digits; load_digits(); "
+            "print('sklearn' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert proc.stdout.strip() == "False"
+    from sklearn.datasets import load_digits as sklearn_load_digits
+
+    bunch = sklearn_load_digits()
+    np.testing.assert_array_equal(digits[0][:, 0] * 16, bunch.images)
+    np.testing.assert_array_equal(digits[1], bunch.target)
+
+
+def test_digits_fall_back_to_scikit_learns_loader(monkeypatch, digits):
+    # Where the data file is not found (another layout of scikit-learn), its loader is used.
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    X, y = load_digits()
+    assert X.dtype == np.float64 and y.dtype == np.int64
+    np.testing.assert_array_equal(X, digits[0])
+    np.testing.assert_array_equal(y, digits[1])
 
 
 def test_digit_splits_are_disjoint_and_complete(digits):
