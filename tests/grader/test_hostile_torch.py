@@ -163,7 +163,7 @@ def _hand_ins() -> dict:
     rewrites = {
         "sneaky": _attack(SNEAKY, SNEAKY_FORWARD),
         "liar": {"shape_cnn": lying, "train_model": all_parameters},
-        # never returns, without burning a core for 45 s (busy loops: test_hostile.py)
+        # never returns, without burning a core for 20 s (busy loops: test_hostile.py)
         "spinner": _attack("", "if len(x) == 1000:\n    import time\n    while True:\n"
                                "        time.sleep(1)"),
         "hog": _attack("", "if len(x) == 1000:\n    hog = torch.ones(2 * 1024**3)"),
@@ -182,7 +182,7 @@ def torch_class(tmp_path_factory):
         write_notebook(nb, subs / student / EX / f"{NB}.ipynb")
     proc = run_cli(
         "autograde", str(subs), "--out", str(out), "--exercise", EX, "--no-progress",
-        "--cell-timeout", "45", timeout=900,
+        "--cell-timeout", "20", timeout=900,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads((out / "report.json").read_text())
