@@ -104,25 +104,24 @@ def train(X, y, hidden_size, optimizer_name, lr, num_epochs, batch_size, seed, r
 ''',
 }
 
-# Classic mistakes, each with the tests it must cost (and nothing else).
+# Classic mistakes, each with the tests it must cost (and nothing else); mistakes in separate
+# update rules, each graded by its own test, share a hand-in.
 MISTAKES = {
     "penalty_without_half": ({"two_layer_loss_and_grads": [("0.5 * reg *", "reg *")]},
                              {"test_two_layer_loss"}),
     "gradient_without_reg": ({"two_layer_loss_and_grads": [
         ('"W1": dW1 + reg * W1', '"W1": dW1'), ('"W2": dW2 + reg * W2', '"W2": dW2')]},
         {"test_two_layer_grads"}),
-    # the velocity with the learning rate inside: the same steps, but another velocity
-    "momentum_lr_inside": ({"sgd_momentum_step": [
-        ("v_new = momentum * v + dw\n    w_new = w - lr * v_new",
-         "v_new = momentum * v + lr * dw\n    w_new = w - v_new")]},
-        {"test_sgd_momentum_step"}),
-    "rmsprop_eps_inside": ({"rmsprop_step": [("(np.sqrt(cache_new) + eps)",
-                                              "np.sqrt(cache_new + eps)")]},
-                           {"test_rmsprop_step"}),
-    "adam_writes_state": ({"adam_step": [
-        ("m_new = beta1 * m + (1.0 - beta1) * dw",
-         "m *= beta1\n    m += (1.0 - beta1) * dw\n    m_new = m")]},
-        {"test_adam_step"}),
+    # One hand-in, three update rules, each wrong in its own way and graded by its own test:
+    # the velocity with the learning rate inside (the same steps, but another velocity), eps
+    # inside the square root, Adam's moments updated in the caller's arrays.
+    "update_rule_mistakes": ({
+        "sgd_momentum_step": [("v_new = momentum * v + dw\n    w_new = w - lr * v_new",
+                               "v_new = momentum * v + lr * dw\n    w_new = w - v_new")],
+        "rmsprop_step": [("(np.sqrt(cache_new) + eps)", "np.sqrt(cache_new + eps)")],
+        "adam_step": [("m_new = beta1 * m + (1.0 - beta1) * dw",
+                       "m *= beta1\n    m += (1.0 - beta1) * dw\n    m_new = m")],
+    }, {"test_sgd_momentum_step", "test_rmsprop_step", "test_adam_step"}),
 }
 
 PARTIAL = {
@@ -135,5 +134,5 @@ PARTIAL = {
 
 def test_partial_credit_other_styles_and_classic_mistakes(tmp_path):
     results = grade_class(tmp_path, EX, NB, OTHER_STYLE, MISTAKES, PARTIAL)
-    assert lost(results[("adam_writes_state", EX)])["test_adam_step"] == (
+    assert lost(results[("update_rule_mistakes", EX)])["test_adam_step"] == (
         "AssertionError: adam_step changed w, dw, m or v in place; return new arrays instead")

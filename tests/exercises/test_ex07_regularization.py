@@ -351,16 +351,18 @@ def predict_mlp(model, X):
 
 # Classic mistakes: (rewrites of the solution, the tests they must cost and nothing else).
 MISTAKES = {
-    # CS231n's convention: p as the probability of KEEPING an entry
-    "keep_probability": ({"dropout_forward": [
-        ("keep = rng.random(x.shape) >= p", "keep = rng.random(x.shape) < p"),
-        ("scale = 1.0 / (1.0 - p) if p < 1.0 else 0.0", "scale = 1.0 / p if p > 0.0 else 0.0"),
-    ]}, {"test_dropout_forward"}),
-    # the running variance fed with the biased batch variance; the spatial layer reuses the 2-D
-    # forward pass, so its running statistics are wrong too
-    "biased_running_var": ({"batchnorm_forward": [
-        ("momentum * var * m / (m - 1)", "momentum * var"),
-    ]}, {"test_batchnorm_running_stats", "test_spatial_batchnorm"}),
+    # Two forward passes wrong in one hand-in, each graded by tests of its own: dropout with
+    # CS231n's convention (p as the probability of KEEPING an entry), and the running variance
+    # fed with the biased batch variance (the spatial layer reuses the 2-D forward pass, so its
+    # running statistics are wrong too)
+    "forward_mistakes": ({
+        "dropout_forward": [
+            ("keep = rng.random(x.shape) >= p", "keep = rng.random(x.shape) < p"),
+            ("scale = 1.0 / (1.0 - p) if p < 1.0 else 0.0",
+             "scale = 1.0 / p if p > 0.0 else 0.0"),
+        ],
+        "batchnorm_forward": [("momentum * var * m / (m - 1)", "momentum * var")],
+    }, {"test_dropout_forward", "test_batchnorm_running_stats", "test_spatial_batchnorm"}),
     # CS231n's habit: update the caller's running statistics in place (and return them)
     "running_stats_in_place": ({"batchnorm_forward": [
         ("    new_running_mean = (1.0 - momentum) * running_mean + momentum * mean\n"
@@ -452,8 +454,8 @@ def test_partial_zero_other_styles_and_each_mistake_costs_its_tests(tmp_path):
         assert set(lost(tests[student])) == expected, (student, lost(tests[student]))
         assert total(tests[student]) == 100 - sum(TESTS[t] for t in expected)
     errors = {student: lost(tests[student]) for student in MISTAKES}
-    assert "p is the probability of DROPPING" in errors["keep_probability"]["test_dropout_forward"]
-    assert "UNBIASED batch variance" in errors["biased_running_var"][
+    assert "p is the probability of DROPPING" in errors["forward_mistakes"]["test_dropout_forward"]
+    assert "UNBIASED batch variance" in errors["forward_mistakes"][
         "test_batchnorm_running_stats"]
     assert "changed running_mean or running_var in place" in errors["running_stats_in_place"][
         "test_batchnorm_running_stats"]

@@ -231,15 +231,16 @@ def test_class_of_hand_ins_gets_exact_scores(tmp_path):
         "no_experiment": version(BUILDING_BLOCKS),
         "other_style": version(rewrite=replace_all(OTHER_STYLE)),
         # One error per cell: the loss averages over the whole batch (a scalar), the optimiser
-        # gets the frozen parameters too, predict_labels returns floats.
+        # gets the frozen parameters too, predict_labels returns floats; and the fine-tuned
+        # model replaced by one that always answers class 3.
         "bugs": version(rewrite={
             "per_image_mse": sub(".flatten(start_dim=1).mean(dim=1)", ".mean()"),
             "transfer": sub("trainable = [parameter for parameter in model.parameters() "
                             "if parameter.requires_grad]", "trainable = list(model.parameters())"),
             "train_classifier": sub("scores.argmax(dim=1).cpu().numpy()",
                                     "scores.argmax(dim=1).cpu().numpy().astype(float)"),
+            "transfer_experiment": lambda s: s + CONSTANT,
         }),
-        "constant_label": version(rewrite={"transfer_experiment": lambda s: s + CONSTANT}),
         # "Fine-tuned" from scratch: the same recipe as scratch_model, so no pretraining at all.
         "fake_finetuned": version(rewrite={"transfer_experiment": sub(
             "finetuned_model = copy.deepcopy(frozen_model)\n"
@@ -264,15 +265,15 @@ def test_class_of_hand_ins_gets_exact_scores(tmp_path):
     # + freeze/make_optimizer 10, train_classifier 10, predict_labels 5; no trained classifiers
     assert scores["no_experiment"] == 60 and losses["no_experiment"] == EXPERIMENT_TESTS
     assert scores["other_style"] == 100, lost(tests["other_style"])
-    assert losses["bugs"] == {"test_per_image_mse", "test_freeze", "test_predict_labels"}
-    assert scores["bugs"] == 75
+    # per_image_mse 10, freeze 10, predict_labels 5; a constant answer fails the fine-tuned
+    # model's accuracy (15) and the comparison (15)
+    assert losses["bugs"] == {"test_per_image_mse", "test_freeze", "test_predict_labels",
+                              "test_finetuned_model", "test_finetune_gain"}
+    assert scores["bugs"] == 45
     assert "shape" in lost(tests["bugs"])["test_per_image_mse"]
     assert "optimiser" in lost(tests["bugs"])["test_freeze"]
     assert "integer" in lost(tests["bugs"])["test_predict_labels"]
-    # a constant answer fails the accuracy (15) and the comparison (15)
-    assert losses["constant_label"] == {"test_finetuned_model", "test_finetune_gain"}
-    assert scores["constant_label"] == 70
-    assert "accuracy" in lost(tests["constant_label"])["test_finetuned_model"]
+    assert "accuracy" in lost(tests["bugs"])["test_finetuned_model"]
     # without pretraining the "fine-tuned" model is the scratch model: too weak, no gain
     assert losses["fake_finetuned"] == {"test_finetuned_model", "test_finetune_gain"}
     assert scores["fake_finetuned"] == 70
