@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from i2dl.testing import assert_close
+from tests.browser.conftest import REPO_ROOT
 
 EXERCISE = "ex01_linear_regression"
 NOTEBOOK = f"{EXERCISE}/{EXERCISE}.ipynb"
@@ -45,13 +47,24 @@ def cell_index(notebook: Path, grade_id: str) -> int:
     return found[0]
 
 
-def test_a_solved_test_cell_shows_one_pass_line(course_copy, jupyter_server, lab_page):
-    root = course_copy(f"solutions/{EXERCISE}")
+@pytest.fixture(scope="module")
+def course_root(tmp_path_factory) -> Path:
+    """The solved and the released exercise, in one folder that one JupyterLab serves to both
+    tests (a server and a page load less)."""
+    root = tmp_path_factory.mktemp("exercise-output")
+    for folder in ("solutions", "exercises"):
+        shutil.copytree(REPO_ROOT / folder / EXERCISE, root / folder / EXERCISE,
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    return root
+
+
+def test_a_solved_test_cell_shows_one_pass_line(course_root, jupyter_server, shared_lab_page):
+    root = course_root
     path = f"solutions/{NOTEBOOK}"
     test_cells = graded_test_cells(root / path)
     assert len(test_cells) >= 5, f"{path}: expected its graded test cells, found {test_cells}"
 
-    lab = lab_page(jupyter_server(root))
+    lab = shared_lab_page(jupyter_server(root))
     lab.open_notebook(path)
     lab.run_all(timeout_s=180)
 
@@ -70,12 +83,14 @@ def test_a_solved_test_cell_shows_one_pass_line(course_copy, jupyter_server, lab
 
 
 def test_a_failing_check_shows_its_message_first_without_i2dl_frames(
-    course_copy, jupyter_server, lab_page
+    course_root, jupyter_server, shared_lab_page
 ):
-    root = course_copy(f"exercises/{EXERCISE}")
-    path = root / "exercises" / NOTEBOOK
-    nb = json.loads(path.read_text(encoding="utf-8"))
-    answer = nb["cells"][cell_index(path, "add_bias_column")]
+    root = course_root
+    released = root / "exercises" / NOTEBOOK
+    # The student's copy, next to the released notebook (which the other test leaves alone).
+    path = released.with_name(f"{EXERCISE}_wrong_bias.ipynb")
+    nb = json.loads(released.read_text(encoding="utf-8"))
+    answer = nb["cells"][cell_index(released, "add_bias_column")]
     source = "".join(answer["source"])
     stub = "    # YOUR CODE HERE\n    raise NotImplementedError()\n    return A"
     assert source.count(stub) == 1, f"the released add_bias_column cell changed:\n{source}"
@@ -93,8 +108,8 @@ def test_a_failing_check_shows_its_message_first_without_i2dl_frames(
         )
     message = f"AssertionError: {raised.value}"
 
-    lab = lab_page(jupyter_server(root))
-    lab.open_notebook(f"exercises/{NOTEBOOK}")
+    lab = shared_lab_page(jupyter_server(root))
+    lab.open_notebook(str(path.relative_to(root)))
     lab.run_all(timeout_s=180)
 
     errors = lab.error_outputs()
