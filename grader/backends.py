@@ -293,8 +293,9 @@ class DaskPool:
             self.client = Client(address, timeout=timeout, set_as_default=False)
         except (OSError, TimeoutError) as exc:
             raise GraderError(
-                f"could not reach a Dask scheduler at {address} ({exc}); start one with "
-                "`dask scheduler` and workers with `dask worker ADDRESS --nthreads 1`"
+                f"could not reach a Dask scheduler at {address} after {timeout:g} s ({exc}); "
+                "start one with `dask scheduler` and workers with "
+                "`dask worker ADDRESS --nthreads 1`, or wait longer with --connect-timeout"
             ) from exc
         self.isolation = self._check_workers(spec)
         self.spec = self.client.scatter(spec, broadcast=True, hash=False)

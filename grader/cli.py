@@ -129,6 +129,14 @@ def build_parser() -> argparse.ArgumentParser:
         "tcp://10.0.0.5:8786; keep Dask on a trusted network or use tls://); default: this machine",
     )
     p.add_argument(
+        "--connect-timeout",
+        type=_positive,
+        default=10,
+        metavar="SECONDS",
+        help="with --scheduler: how long to try to reach the scheduler, at the start and after "
+        "losing it, before the run stops (default: 10)",
+    )
+    p.add_argument(
         "--allow-unsandboxed",
         action="store_true",
         help="let workers without bubblewrap grade (student code then runs without a sandbox)",
@@ -257,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
                 force=args.force,
                 scheduler=args.scheduler,
                 allow_unsandboxed=args.allow_unsandboxed,
+                connect_timeout=args.connect_timeout,
             )
             print(format_table(results))
             print(f"\nwrote {args.out / 'grades.csv'} and {args.out / 'report.json'}")

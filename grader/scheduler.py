@@ -242,6 +242,7 @@ def run_class(
     force: bool = False,
     scheduler: str | None = None,
     allow_unsandboxed: bool = False,
+    connect_timeout: float = 10.0,
 ) -> list[NotebookResult]:
     """Grade every hand-in, write grades.csv, report.json and the gradebook.
 
@@ -278,7 +279,7 @@ def run_class(
         allow_unsandboxed=allow_unsandboxed,
     )
     if scheduler is not None:
-        pool = DaskPool(scheduler, spec)
+        pool = DaskPool(scheduler, spec, timeout=connect_timeout)
         isolation = pool.isolation
     else:
         isolation = grader.isolation
@@ -386,6 +387,7 @@ def autograde(
     force: bool = False,
     scheduler: str | None = None,
     allow_unsandboxed: bool = False,
+    connect_timeout: float = 10.0,
 ) -> list[NotebookResult]:
     """Grade ``submissions`` into ``out``; see :mod:`grader.autograde` for the layout."""
     if not submissions.is_dir():
@@ -402,5 +404,6 @@ def autograde(
                 f"({', '.join(repo.exercise_names())}); expected <student>/<exercise>/<nb>.ipynb"
             )
     return run_class(
-        grader, students, force=force, scheduler=scheduler, allow_unsandboxed=allow_unsandboxed
+        grader, students, force=force, scheduler=scheduler, allow_unsandboxed=allow_unsandboxed,
+        connect_timeout=connect_timeout,
     )

@@ -172,9 +172,11 @@ def test_workers_without_a_sandbox_refuse_unless_allowed(class_folder, tmp_path)
 
 def test_no_scheduler_at_the_address_is_a_clear_error(class_folder, tmp_path):
     proc = run_cli("autograde", str(class_folder), "--out", str(tmp_path / "out"),
-                   "--exercise", EX, "--scheduler", "tcp://127.0.0.1:9", "--no-progress")
+                   "--exercise", EX, "--scheduler", "tcp://127.0.0.1:9", "--no-progress",
+                   "--connect-timeout", "1")
     assert proc.returncode == 2
     assert "could not reach a Dask scheduler at tcp://127.0.0.1:9" in proc.stderr
+    assert "after 1 s" in proc.stderr
 
 
 class _DyingPool:
