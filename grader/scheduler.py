@@ -19,6 +19,8 @@ import json
 import os
 import shutil
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -123,6 +125,27 @@ def _crashed(
     ]
 
 
+@contextmanager
+def _one_transaction(gb: Gradebook) -> Iterator[None]:
+    """Make everything ``gb`` writes inside the block one transaction, committed at its end.
+
+    nbgrader commits after each step (the student, removing the old submission, adding the new
+    one), so a run stopped between two of them would leave the student without a submission;
+    each commit also waits for the disk. Inside the block its commits only flush; the block
+    commits once, or rolls everything back if it raises.
+    """
+    session = gb.db
+    session.commit = session.flush  # an instance attribute: hides scoped_session.commit
+    try:
+        yield
+    except BaseException:
+        del session.commit
+        session.rollback()
+        raise
+    del session.commit
+    session.commit()
+
+
 def record_in_gradebook(db_url: str, results: list[NotebookResult], keep_manual: bool) -> None:
     """Write one hand-in's scores into the class gradebook (replacing earlier ones).
 
@@ -130,7 +153,7 @@ def record_in_gradebook(db_url: str, results: list[NotebookResult], keep_manual:
     With ``keep_manual`` (the same work graded again), scores, extra credit and comments an
     instructor entered by hand are kept; a changed hand-in starts without them.
     """
-    with Gradebook(db_url, COURSE_ID) as gb:
+    with Gradebook(db_url, COURSE_ID) as gb, _one_transaction(gb):
         student = results[0].student
         gb.update_or_create_student(student)
         # A grade's or comment's ``name`` is its cell's, loaded one query per grade: read them

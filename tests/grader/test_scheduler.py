@@ -15,7 +15,7 @@ from nbgrader.api import Gradebook
 from grader.course import COURSE_ID
 from grader.results import NotebookResult
 from grader.sample import student_version, write_notebook
-from grader.scheduler import Progress
+from grader.scheduler import Progress, load_journal, record_in_gradebook
 from tests.grader.conftest import EX, NB, REPO, read_grades, run_cli
 
 pytestmark = pytest.mark.grader
@@ -94,6 +94,30 @@ def test_gradebook_holds_every_score(small_class, tmp_path):
             submission = gb.find_submission_notebook(NB, EX, student)
             assert submission.score == float(row["score"])
             assert submission.max_score == float(row["max_score"])
+
+
+def test_recording_a_hand_in_again_is_all_or_nothing(small_class, tmp_path, monkeypatch):
+    """Replacing a hand-in's scores in the gradebook is one transaction: a failure half-way
+    (after the old submission was removed) leaves the old scores, not a student without any."""
+    out = tmp_path / "out"
+    _grade(small_class, out, "--workers", "2")
+    db_url = f"sqlite:///{out / 'gradebook.db'}"
+    _, results, _ = load_journal(out)["half"]
+
+    def fails(self, *args, **kwargs):
+        raise RuntimeError("the disk went away")
+
+    monkeypatch.setattr(Gradebook, "add_submission", fails)
+    with pytest.raises(RuntimeError, match="the disk went away"):
+        record_in_gradebook(db_url, results, keep_manual=False)
+    monkeypatch.undo()
+    with Gradebook(db_url, COURSE_ID) as gb:
+        assert gb.find_submission_notebook(NB, EX, "half").score == 20
+        assert len(gb.find_assignment(EX).submissions) == 3
+    record_in_gradebook(db_url, results, keep_manual=False)
+    with Gradebook(db_url, COURSE_ID) as gb:
+        assert gb.find_submission_notebook(NB, EX, "half").score == 20
+        assert len(gb.find_assignment(EX).submissions) == 3
 
 
 def test_rerun_skips_graded_hand_ins_and_regrades_changed_ones(small_class, tmp_path):
