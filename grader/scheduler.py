@@ -198,7 +198,6 @@ def record_in_gradebook(db_url: str, results: list[NotebookResult], keep_manual:
                     text = kept.get(("comment", r.notebook, cell_names[comment.cell_id]))
                     if text is not None:
                         comment.manual_comment = text
-        gb.db.commit()
 
 
 class Progress:

@@ -362,10 +362,6 @@ class _DirectGuard:
             self.fn_globals[name] = value
 
 
-# Marks the entry of ``saved`` in references_blocked that holds every blocked module at once.
-_ALL_MODULES = object()
-
-
 @contextmanager
 def references_blocked(
     fn_name: str,
@@ -395,7 +391,10 @@ def references_blocked(
     None
         Everything patched is restored when the block ends, normally or by an exception.
     """
-    saved: list[tuple[dict[str, Any], Any, Any]] = []
+    saved: list[tuple[dict[str, Any], str, Any]] = []
+    # Loaded modules under the prefixes, name -> module: with torch loaded about a thousand, so
+    # they are swapped out and back in one update each.
+    modules_blocked: dict[str, Any] = {}
     rules = _direct_rules(direct)
     guard = _DirectGuard(fn_name, fn_globals, rules) if rules else None
 
@@ -414,7 +413,6 @@ def references_blocked(
                 else:
                     block(fn_globals, name, f"{origin}.{getattr(value, '__name__', name)}")
         dotted = _dotted(prefixes)
-        modules_blocked: dict[str, Any] = {}
         for mod_name, module in list(sys.modules.items()):
             if module is None or not isinstance(mod_name, str):
                 continue
@@ -426,11 +424,9 @@ def references_blocked(
                     if not attr.startswith("_") and _matches(_origin(value), prefixes):
                         block(namespace, attr, f"{mod_name}.{attr}")
             elif mod_name in prefixes or mod_name.startswith(dotted):
-                # `import torch` inside the graded function must not succeed either. With torch
-                # loaded these are about a thousand modules, so they are swapped in one update.
+                # `import torch` inside the graded function must not succeed either.
                 modules_blocked[mod_name] = module
         sys.modules.update({name: _Blocked(name, fn_name) for name in modules_blocked})
-        saved.append((sys.modules, _ALL_MODULES, modules_blocked))
         if guard is not None:
             guard.install()
         yield
@@ -438,11 +434,9 @@ def references_blocked(
         if guard is not None:
             guard.uninstall()
         sys.meta_path.remove(finder)
+        sys.modules.update(modules_blocked)
         for namespace, name, value in reversed(saved):
-            if name is _ALL_MODULES:
-                namespace.update(value)
-            else:
-                namespace[name] = value
+            namespace[name] = value
 
 
 def own(
