@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -237,3 +238,20 @@ def test_bad_budgets_are_refused_by_the_parser(capsys):
 
     assert exit_.value.code == 2
     assert "expected at least 1 second, got 0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["i2dl.cli", "grader.cli"])
+def test_the_commands_skip_the_iri_format_check_and_still_validate_notebooks(command):
+    # jsonschema loads rfc3987_syntax (about a second of CPU) only to check "iri" strings,
+    # which notebooks do not have: neither command line loads it, and validation still works.
+    code = (f"import sys, {command}, nbformat\n"
+            "nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('1')])\n"
+            "nbformat.validate(nb)\n"
+            "bad = nbformat.v4.new_notebook()\n"
+            "bad.cells.append(nbformat.from_dict({'cell_type': 'code'}))\n"
+            "try:\n    nbformat.validate(bad)\nexcept nbformat.ValidationError:\n"
+            "    print('invalid refused')\n"
+            "print(sys.modules['rfc3987_syntax'])\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert proc.stdout.splitlines() == ["invalid refused", "None"]
