@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from i2dl.testing import assert_close
-from tests.browser.conftest import REPO_ROOT
+from tests.browser.conftest import _copy_into
 
 EXERCISE = "ex01_linear_regression"
 NOTEBOOK = f"{EXERCISE}/{EXERCISE}.ipynb"
@@ -51,11 +50,8 @@ def cell_index(notebook: Path, grade_id: str) -> int:
 def course_root(tmp_path_factory) -> Path:
     """The solved and the released exercise, in one folder that one JupyterLab serves to both
     tests (a server and a page load less)."""
-    root = tmp_path_factory.mktemp("exercise-output")
-    for folder in ("solutions", "exercises"):
-        shutil.copytree(REPO_ROOT / folder / EXERCISE, root / folder / EXERCISE,
-                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-    return root
+    return _copy_into(tmp_path_factory.mktemp("exercise-output"),
+                      (f"solutions/{EXERCISE}", f"exercises/{EXERCISE}"))
 
 
 def test_a_solved_test_cell_shows_one_pass_line(course_root, jupyter_server, shared_lab_page):
