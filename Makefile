@@ -4,12 +4,16 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The pip that installs the rest: pip 26 reads the package index pages about twice as fast as
+# the pip 23 that a Python 3.11 venv starts with (the whole install: 75 -> 54 s here).
+PIP_VERSION := 26.3
 
 .PHONY: demo test bench lab lint release validate lectures bundle clean constraints
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "i2dl-course needs Python 3.10 or newer, found " + sys.version.split()[0]'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check 'pip==$(PIP_VERSION)'
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
