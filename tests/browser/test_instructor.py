@@ -18,6 +18,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import playwright.sync_api as playwright_sync
 import pytest
 from nbgrader.api import Gradebook
 
@@ -150,12 +151,30 @@ def _wait_for_grades(page) -> None:
     page.wait_for_function("() => window.formgrader?.grades?.loaded === true")
 
 
+# nbgrader's JupyterLab panels, by the command that opens each and the id it gives the panel.
+PANELS = {"nbgrader:open-course-list": "nbgrader-course-list",
+          "nbgrader:open-assignment-list": "nbgrader-assignment-list"}
+
+
 def _panel_text(lab, command: str, expect: str) -> str:
-    """Open an nbgrader panel in JupyterLab; its text once ``expect`` shows in it."""
+    """Open an nbgrader panel in JupyterLab; its text once ``expect`` shows in it.
+
+    The panel is found by its id, not as the shell's current widget: that one follows the
+    keyboard focus, which a headless browser on a busy machine may give the panel late or never.
+    """
     lab.page.evaluate("(c) => window.jupyterapp.commands.execute(c)", command)
-    lab.page.wait_for_function(
-        "(t) => window.jupyterapp.shell.currentWidget?.node.innerText.includes(t)", arg=expect)
-    return lab.page.evaluate("() => window.jupyterapp.shell.currentWidget.node.innerText")
+    panel = PANELS[command]
+    try:
+        lab.page.wait_for_function(
+            "([id, t]) => document.getElementById(id)?.innerText.includes(t)",
+            arg=[panel, expect])
+    except playwright_sync.TimeoutError as exc:
+        shown = lab.page.evaluate("(id) => document.getElementById(id)?.innerText", panel)
+        raise AssertionError(
+            f"{command}: {expect!r} did not show in the panel #{panel}; it shows {shown!r}. "
+            f"Console errors: {lab.console_errors}\nServer log:\n{lab.server.log()[-4000:]}"
+        ) from exc
+    return lab.page.evaluate("(id) => document.getElementById(id).innerText", panel)
 
 
 def test_formgrader_lists_every_exercise_and_releases_one_to_the_assignment_list(
@@ -183,10 +202,10 @@ def test_formgrader_lists_every_exercise_and_releases_one_to_the_assignment_list
         EX, COURSE_ID, "Fetch"]
     lab.page.get_by_role("button", name="Fetch").click()
     lab.page.wait_for_function(
-        """(ex) => window.jupyterapp.shell.currentWidget.node.innerText
+        """([id, ex]) => document.getElementById(id).innerText
                      .split('Downloaded assignments')[1].split('Submitted assignments')[0]
                      .includes(ex)""",
-        arg=EX,
+        arg=[PANELS["nbgrader:open-assignment-list"], EX],
     )
     assert (course_lab.root_dir / "fetched" / EX / f"{EX}.ipynb").is_file()
     assert lab.console_errors == []
