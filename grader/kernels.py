@@ -24,6 +24,7 @@ import socket
 import stat
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,12 +124,100 @@ class KernelSettings:
 MAX_FOLDER_PATH = 72
 
 
-def _kernel_folder() -> Path:
-    """A new folder for one kernel, in the temporary folder unless that path is too long."""
+FOLDER_PREFIX = "i2dl-kernel-"
+# In each kernel folder: the grading process that made it, as "<pid> <start time>".
+OWNER_FILE = "owner"
+# A folder without an owner file (made by an older grader) is left alone for this long.
+UNOWNED_GRACE_SECONDS = 24 * 3600
+
+
+def _kernel_base() -> str:
     base = tempfile.gettempdir()
-    if len(os.path.join(base, "i2dl-kernel-xxxxxxxx")) > MAX_FOLDER_PATH:
+    if len(os.path.join(base, FOLDER_PREFIX + "xxxxxxxx")) > MAX_FOLDER_PATH:
         base = "/tmp"
-    return Path(tempfile.mkdtemp(prefix="i2dl-kernel-", dir=base))
+    return base
+
+
+def _process_start(pid: int) -> str:
+    """When process ``pid`` started (clock ticks since boot, from /proc), or "" if unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return ""
+
+
+def _owner_alive(owner: str) -> bool | None:
+    """Whether the process an owner file names still runs (the same process, not a new one
+    that got its number); None if the text names no process."""
+    try:
+        pid_text, _, started = owner.strip().partition(" ")
+        pid = int(pid_text)
+    except ValueError:
+        return None
+    if pid <= 0:
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it runs, as another user
+    return not started or _process_start(pid) in ("", started)
+
+
+def sweep_stale_folders(base: str | None = None) -> list[str]:
+    """Remove the kernel folders that no running grader owns; return their paths.
+
+    A grading process that is killed (a Dask worker lost mid-notebook, the out-of-memory
+    killer) takes its kernels down with it (``--die-with-parent``) but cannot remove their
+    folders, which hold connection files and sockets. The next grading process on the machine
+    removes them: those whose owner file names a process that has ended, and those without an
+    owner file older than a day. Folders of running graders, and folders just being made (no
+    owner file yet), stay. Graders that share a temporary folder must see each other's
+    processes (one machine or one container), as they do when started side by side.
+    """
+    base = base or _kernel_base()
+    removed = []
+    try:
+        entries = os.scandir(base)
+    except OSError:
+        return removed
+    now = time.time()
+    with entries:
+        for entry in entries:
+            if not entry.name.startswith(FOLDER_PREFIX):
+                continue
+            try:
+                if not entry.is_dir(follow_symlinks=False) or entry.stat().st_uid != os.geteuid():
+                    continue
+                owner_path = os.path.join(entry.path, OWNER_FILE)
+                try:
+                    with open(owner_path, encoding="ascii", errors="replace") as fh:
+                        alive = _owner_alive(fh.read())
+                except FileNotFoundError:
+                    alive = None
+                if alive is None:  # no owner named: stale only once it is old
+                    stale = now - entry.stat().st_mtime > UNOWNED_GRACE_SECONDS
+                else:
+                    stale = not alive
+            except OSError:
+                continue
+            if stale:
+                shutil.rmtree(entry.path, ignore_errors=True)
+                removed.append(entry.path)
+    return removed
+
+
+def _kernel_folder() -> Path:
+    """A new folder for one kernel, in the temporary folder unless that path is too long,
+    marked with the process that owns it (see :func:`sweep_stale_folders`)."""
+    folder = Path(tempfile.mkdtemp(prefix=FOLDER_PREFIX, dir=_kernel_base()))
+    pid = os.getpid()
+    partial = folder / f"{OWNER_FILE}.partial"  # renamed: a sweep never reads half an owner
+    partial.write_text(f"{pid} {_process_start(pid)}", encoding="ascii")
+    os.replace(partial, folder / OWNER_FILE)
+    return folder
 
 
 def _without_debugger(cmd: list[str]) -> list[str]:
@@ -296,6 +385,7 @@ class KernelPool:
         if self._cleanup_pid != os.getpid():
             self._cleanup_pid = os.getpid()
             multiprocessing.util.Finalize(self, self.close, exitpriority=10)
+            sweep_stale_folders()  # left by grading processes that were killed
         kernel, self.spare = self.spare, None
         if kernel is not None and (kernel.settings != settings or not kernel.alive()):
             kernel.discard()

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -62,6 +65,29 @@ def test_results_do_not_depend_on_the_number_of_workers(small_class, tmp_path):
     assert _tests(one) == _tests(two)
     grades = read_grades(two)
     assert {s: grades[s]["score"] for s in grades} == {"full": "100", "half": "20", "blank": "0"}
+
+
+def test_kernel_folders_of_a_killed_grader_are_removed_by_the_next_run(small_class, tmp_path):
+    scratch = Path(tempfile.mkdtemp(prefix="i2dl-t-", dir="/tmp"))  # TMPDIR of both runs
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "grader", "autograde", str(small_class), "--out",
+             str(tmp_path / "killed"), "--exercise", EX, "--workers", "1", "--no-progress"],
+            cwd=REPO.root, env={**os.environ, "TMPDIR": str(scratch)},
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 120
+        while not list(scratch.glob("i2dl-kernel-*/owner")):
+            assert proc.poll() is None and time.monotonic() < deadline, "no kernel started"
+            time.sleep(0.05)
+        proc.kill()  # as the out-of-memory killer would: no clean-up of its own
+        proc.wait()
+        left = sorted(p.name for p in scratch.iterdir())
+        assert left, "the killed grader left no kernel folder to clean up"
+        _grade(small_class, tmp_path / "next", "--workers", "1", env={"TMPDIR": str(scratch)})
+        assert list(scratch.iterdir()) == []
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def test_one_kernel_per_notebook_and_no_spare_after_the_last(small_class, tmp_path, monkeypatch):
