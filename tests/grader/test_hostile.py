@@ -358,7 +358,9 @@ def hostile_class(tmp_path_factory):
     (subs / "linker" / EX / "leak.txt").symlink_to(solution)  # a link handed in with the work
     proc = run_cli(
         "autograde", str(subs), "--out", str(out), "--exercise", EX, "--no-progress",
-        "--cell-timeout", "10", "--notebook-timeout", "120", "--memory-limit", "1536",
+        # endless loops burn a core until the cell timeout: keep it short, far above the
+        # few milliseconds the honest cells take
+        "--cell-timeout", "6", "--notebook-timeout", "120", "--memory-limit", "1536",
         # small scratch folders: filling them stays fast on a busy machine
         "--scratch-size", str(SCRATCH_MIB),
     )
