@@ -77,7 +77,8 @@ def test_kernel_folders_of_a_killed_grader_are_removed_by_the_next_run(small_cla
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 120
-        while not list(scratch.glob("i2dl-kernel-*/owner")):
+        # A kernel up and listening (its sockets exist): its sandbox dies with the grader.
+        while not list(scratch.glob("i2dl-kernel-*/run/kernel-*")):
             assert proc.poll() is None and time.monotonic() < deadline, "no kernel started"
             time.sleep(0.05)
         proc.kill()  # as the out-of-memory killer would: no clean-up of its own
