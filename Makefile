@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # The pip that installs the rest: pip 26 reads the package index pages about twice as fast as
-# the pip 23 that a Python 3.11 venv starts with (the whole install: 75 -> 54 s here).
+# the pip 23 that a Python 3.11 venv starts with (a fresh install here: 78-86 s -> 65 s).
 PIP_VERSION := 26.3
 
 .PHONY: demo test bench lab lint release validate lectures bundle clean constraints
