@@ -9,6 +9,8 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -153,6 +155,17 @@ def graded_class(tmp_path_factory):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads((out / "report.json").read_text())
     return out, read_grades(out), report
+
+
+@pytest.fixture
+def short_tmp() -> Iterator[Path]:
+    """An empty folder with a short path, removed afterwards: as TMPDIR of a grading run, the
+    kernels' folders go there (pytest's tmp_path is too long for their unix sockets)."""
+    folder = Path(tempfile.mkdtemp(prefix="i2dl-t-", dir="/tmp"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

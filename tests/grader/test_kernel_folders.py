@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -61,17 +59,13 @@ def test_folders_of_ended_graders_go_and_the_rest_stay(tmp_path):
     assert (running / "run" / "connection.json").is_file()
 
 
-def test_a_new_kernel_folder_names_this_process_as_its_owner(monkeypatch):
-    base = Path(tempfile.mkdtemp(prefix="i2dl-t-", dir="/tmp"))  # short: kernel folders use it
-    try:
-        monkeypatch.setattr(kernels.tempfile, "tempdir", str(base))
-        folder = kernels._kernel_folder()
-        assert folder.parent == base and folder.name.startswith(FOLDER_PREFIX)
-        owner = (folder / OWNER_FILE).read_text()
-        assert owner.split()[0] == str(os.getpid())
-        assert sorted(p.name for p in folder.iterdir()) == [OWNER_FILE]
-        assert kernels._owner_alive(owner)
-        assert sweep_stale_folders(str(base)) == []
-        assert folder.is_dir()
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
+def test_a_new_kernel_folder_names_this_process_as_its_owner(monkeypatch, short_tmp):
+    monkeypatch.setattr(kernels.tempfile, "tempdir", str(short_tmp))
+    folder = kernels._kernel_folder()
+    assert folder.parent == short_tmp and folder.name.startswith(FOLDER_PREFIX)
+    owner = (folder / OWNER_FILE).read_text()
+    assert owner.split()[0] == str(os.getpid())
+    assert sorted(p.name for p in folder.iterdir()) == [OWNER_FILE]
+    assert kernels._owner_alive(owner)
+    assert sweep_stale_folders(str(short_tmp)) == []
+    assert folder.is_dir()

@@ -8,9 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
 from nbgrader.api import Gradebook
@@ -50,16 +48,11 @@ def _tests(out):
             for t in s["tests"]}
 
 
-def test_results_do_not_depend_on_the_number_of_workers(small_class, tmp_path):
-    # where the kernels' folders go (TMPDIR; short, so that the kernels use it)
-    scratch = Path(tempfile.mkdtemp(prefix="i2dl-t-", dir="/tmp"))
-    try:
-        _grade(small_class, tmp_path / "one", "--workers", "1", env={"TMPDIR": str(scratch)})
-        _grade(small_class, tmp_path / "two", "--workers", "2", env={"TMPDIR": str(scratch)})
-        # every kernel, the spare ones the workers kept booting included, is gone
-        assert list(scratch.iterdir()) == []
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+def test_results_do_not_depend_on_the_number_of_workers(small_class, tmp_path, short_tmp):
+    _grade(small_class, tmp_path / "one", "--workers", "1", env={"TMPDIR": str(short_tmp)})
+    _grade(small_class, tmp_path / "two", "--workers", "2", env={"TMPDIR": str(short_tmp)})
+    # every kernel, the spare ones the workers kept booting included, is gone
+    assert list(short_tmp.iterdir()) == []
     one, two = tmp_path / "one", tmp_path / "two"
     assert (one / "grades.csv").read_text() == (two / "grades.csv").read_text()
     assert _tests(one) == _tests(two)
@@ -67,28 +60,26 @@ def test_results_do_not_depend_on_the_number_of_workers(small_class, tmp_path):
     assert {s: grades[s]["score"] for s in grades} == {"full": "100", "half": "20", "blank": "0"}
 
 
-def test_kernel_folders_of_a_killed_grader_are_removed_by_the_next_run(small_class, tmp_path):
-    scratch = Path(tempfile.mkdtemp(prefix="i2dl-t-", dir="/tmp"))  # TMPDIR of both runs
-    try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "grader", "autograde", str(small_class), "--out",
-             str(tmp_path / "killed"), "--exercise", EX, "--workers", "1", "--no-progress"],
-            cwd=REPO.root, env={**os.environ, "TMPDIR": str(scratch)},
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 120
-        # A kernel up and listening (its sockets exist): its sandbox dies with the grader.
-        while not list(scratch.glob("i2dl-kernel-*/run/kernel-*")):
-            assert proc.poll() is None and time.monotonic() < deadline, "no kernel started"
-            time.sleep(0.05)
-        proc.kill()  # as the out-of-memory killer would: no clean-up of its own
-        proc.wait()
-        left = sorted(p.name for p in scratch.iterdir())
-        assert left, "the killed grader left no kernel folder to clean up"
-        _grade(small_class, tmp_path / "next", "--workers", "1", env={"TMPDIR": str(scratch)})
-        assert list(scratch.iterdir()) == []
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+def test_kernel_folders_of_a_killed_grader_are_removed_by_the_next_run(
+    small_class, tmp_path, short_tmp
+):
+    env = {"TMPDIR": str(short_tmp)}  # of both runs
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "grader", "autograde", str(small_class), "--out",
+         str(tmp_path / "killed"), "--exercise", EX, "--workers", "1", "--no-progress"],
+        cwd=REPO.root, env={**os.environ, **env},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    # A kernel up and listening (its sockets exist): its sandbox dies with the grader.
+    while not list(short_tmp.glob("i2dl-kernel-*/run/kernel-*")):
+        assert proc.poll() is None and time.monotonic() < deadline, "no kernel started"
+        time.sleep(0.05)
+    proc.kill()  # as the out-of-memory killer would: no clean-up of its own
+    proc.wait()
+    assert list(short_tmp.iterdir()), "the killed grader left no kernel folder to clean up"
+    _grade(small_class, tmp_path / "next", "--workers", "1", env=env)
+    assert list(short_tmp.iterdir()) == []
 
 
 def test_one_kernel_per_notebook_and_no_spare_after_the_last(small_class, tmp_path, monkeypatch):
