@@ -298,3 +298,48 @@ def test_models_that_learnt_nothing_fail_the_accuracy_tests(graded, student):
     assert set(errors) == {"test_accuracy_90", "test_accuracy_96"}
     assert _score(graded, student) == (75, "ok")
     assert "validation accuracy" in errors["test_accuracy_90"]
+
+
+class _FlatRandom:
+    """A numpy Generator whose ``random`` gives one value everywhere: every image is flat."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        import numpy as np
+
+        self._rng = np.random.default_rng(0)
+
+    def random(self, size=None):
+        import numpy as np
+
+        return np.full(size, 0.25)
+
+    def __getattr__(self, name):
+        return getattr(self._rng, name)
+
+
+def test_the_hidden_loader_test_tells_samples_apart_even_if_random_pixels_coincide():
+    # The hidden region of test_make_loaders finds which sample each row of a batch is from its
+    # first pixel. Those pixels were random, and two of them coincide in float32 about once in
+    # 3,400 hand-ins, which failed a correct make_loaders (it happened in CI). Here every random
+    # pixel is the same: the region must still tell the samples apart, and pass the reference.
+    import types
+
+    import nbformat
+    import numpy as np
+
+    from grader.hidden import split_regions
+    from grader.sample import strip_solution_markers
+
+    nb = nbformat.read(REPO.solutions / EX / f"{NB}.ipynb", as_version=4)
+    cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in nb.cells}
+    hidden = [code for is_hidden, code in split_regions(cells["test_make_loaders"]) if is_hidden]
+    assert len(hidden) == 1
+    flat_numpy = types.SimpleNamespace(
+        **{name: getattr(np, name) for name in dir(np) if not name.startswith("__")}
+    )
+    flat_numpy.random = types.SimpleNamespace(default_rng=_FlatRandom)
+    namespace = {"__name__": "__main__", "np": flat_numpy}
+    exec("import torch\nfrom i2dl.training import make_loader", namespace)
+    exec(strip_solution_markers(cells["make_loaders"]), namespace)
+    exec(hidden[0], namespace)  # raises AssertionError if it cannot tell the samples apart
+    assert namespace["_val_rows"] == list(range(namespace["_n_val"]))
