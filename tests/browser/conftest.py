@@ -671,17 +671,43 @@ class LabPage:
             "(i) => window.__i2dlNotebook.content.widgets[i].model.sharedModel.getSource()", index
         )
 
-    def output_text(self, index: int) -> str:
-        """The text shown below cell ``index`` (what a student reads)."""
+    def output_text(self, index: int, timeout_ms: float = 30_000) -> str:
+        """The text shown below cell ``index`` (what a student reads).
+
+        JupyterLab draws cells lazily: a cell starts as a placeholder that gets its editor and
+        outputs when the page is idle, and a cell out of view is skipped by the browser
+        (``content-visibility: auto``: its ``innerText`` is empty) until it has been scrolled
+        into view and the page has been drawn again. On a busy machine either can come well
+        after the kernel has sent the outputs (in one CI run a PASSED line read as ''). So this
+        scrolls to the cell and waits until it is drawn and, where its outputs hold text, until
+        that text is shown. A cell whose text never shows fails with what its model holds.
+        """
         self._require_notebook()
-        return self.page.evaluate(
-            """(i) => {
-                const cell = window.__i2dlNotebook.content.widgets[i];
-                cell.node.scrollIntoView();
-                return cell.node.querySelector('.jp-OutputArea')?.innerText ?? '';
-            }""",
-            index,
+        shown = """(i) => {
+            const cell = window.__i2dlNotebook.content.widgets[i];
+            const outputs = cell.model.type === 'code' ? cell.model.outputs.toJSON() : [];
+            const join = (text) => (Array.isArray(text) ? text.join('') : text ?? '').trim();
+            const textual = outputs.some((o) => o.output_type === 'error'
+                || join(o.text) !== '' || join(o.data?.['text/plain']) !== '');
+            const text = cell.node.querySelector('.jp-OutputArea')?.innerText ?? '';
+            const drawn = !cell.isPlaceholder() && (!textual || text.trim() !== '');
+            return {drawn, text, outputs, placeholder: cell.isPlaceholder()};
+        }"""
+        self.page.evaluate(
+            "(i) => window.__i2dlNotebook.content.widgets[i].node.scrollIntoView()", index
         )
+        try:
+            self.page.wait_for_function(
+                f"(i) => ({shown})(i).drawn", arg=index, timeout=timeout_ms, polling=100
+            )
+        except playwright_sync.TimeoutError as exc:
+            state = self.page.evaluate(shown, index)
+            raise AssertionError(
+                f"cell {index} of {self.notebook_path} shows {state['text']!r} after "
+                f"{timeout_ms / 1000:.0f} s (placeholder: {state['placeholder']}); its model "
+                f"holds the outputs {json.dumps(state['outputs'])[:2000]}"
+            ) from exc
+        return self.page.evaluate(shown, index)["text"]
 
     # Interactive figures (i2dl.viz.InteractiveFigure): a box of controls above a widget image.
 
