@@ -31,6 +31,7 @@ from nbgrader.preprocessors import Execute
 from traitlets import Bool, Float, Integer
 
 from grader.data_masks import masks_for
+from grader.grading_skips import SKIP_NOTE, cells_to_skip, skips_for
 from grader.hidden import has_hidden_tests, split_regions
 from grader.integrity import is_test_cell
 from grader.kernel_side import is_memory_error
@@ -244,8 +245,14 @@ class SandboxedExecute(Execute):
     def _run_cells(self, cell_timeout: int) -> tuple[dict[str, str], int | None]:
         """Run the code cells in order; return the outcome and where execution stopped."""
         start = time.monotonic()
+        # Illustrations the exercise's source notebook marks skip_when_grading (see
+        # grader.grading_skips): they keep one note instead of running.
+        skipped = cells_to_skip(self.nb.cells, skips_for(self.config, self.resources))
         for index, cell in enumerate(self.nb.cells):
             if cell.cell_type != "code":
+                continue
+            if index in skipped:
+                cell.outputs = [NotebookNode(output_type="stream", name="stdout", text=SKIP_NOTE)]
                 continue
             left = self.notebook_timeout - (time.monotonic() - start)
             if left <= 0:

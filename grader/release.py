@@ -17,6 +17,7 @@ import nbformat
 from nbgrader.converters import GenerateAssignment
 
 from grader.course import GraderError, Repository, make_coursedir, nbgrader_config, quiet_nbgrader
+from grader.grading_skips import lint_skips
 from grader.hidden import HIDDEN_BEGIN, HIDDEN_END, lint_notebook
 
 SOLUTION_MARKERS = ("BEGIN SOLUTION", "END SOLUTION")
@@ -129,11 +130,14 @@ def release(
                     problems.append(f"{source_nb.name} was not released")
                     continue
                 problems += find_leaks(source_nb, released_nb)
-                problems += lint_notebook(nbformat.read(source_nb, as_version=4), source_nb.name)
+                source = nbformat.read(source_nb, as_version=4)
+                problems += lint_notebook(source, source_nb.name)
+                problems += lint_skips(source, source_nb.name)
             if problems:
                 raise GraderError(
                     f"refusing to release {exercise}: solution or hidden-test text would reach "
-                    "students, or hidden tests would take names from the student's kernel:\n  "
+                    "students, hidden tests would take names from the student's kernel, or a "
+                    "cell marked skip_when_grading cannot be skipped:\n  "
                     + "\n  ".join(problems)
                 )
             target = repo.exercises / exercise
