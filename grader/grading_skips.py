@@ -97,9 +97,13 @@ def _problems(nb: Any) -> list[tuple[str, str]]:
     cells = [c for c in nb.get("cells", []) if isinstance(c, dict)]
     problems: list[tuple[str, str]] = []
     for index, cell in enumerate(cells):
+        grade_id = _nbgrader(cell).get("grade_id") or f"cell {index}"
+        meta = cell.get("metadata", {}).get(METADATA_KEY)
+        value = meta.get(SKIP_FIELD, False) if isinstance(meta, dict) else False
+        if not isinstance(value, bool):
+            problems.append((grade_id, f"its value is {value!r}; write true (or leave it out)"))
         if not is_marked(cell):
             continue
-        grade_id = _nbgrader(cell).get("grade_id") or f"cell {index}"
         problem = _cell_problem(cell)
         if problem is not None:
             problems.append((grade_id, problem))

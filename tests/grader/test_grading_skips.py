@@ -7,7 +7,6 @@ cell would fail loudly if it ran, with an honest hand-in and one that marks its 
 
 from __future__ import annotations
 
-import csv
 import json
 
 import nbformat
@@ -18,7 +17,7 @@ from grader.course import Repository
 from grader.grading_skips import SKIP_NOTE, cells_to_skip, lint_skips, source_skips
 from grader.sample import student_version, write_notebook
 from grader.sandbox import sandbox_available
-from tests.grader.conftest import REPO, run_cli
+from tests.grader.conftest import REPO, read_grades, run_cli
 
 pytestmark = pytest.mark.grader
 
@@ -108,6 +107,15 @@ def test_a_later_cell_that_binds_the_name_itself_does_not_depend_on_it(after):
     assert lint_skips(_exercise(after=after), "ex.ipynb") == []
 
 
+def test_a_mark_that_is_not_true_or_false_is_reported_and_skips_nothing(tmp_path):
+    nb = _exercise({"i2dl": {"skip_when_grading": "yes"}})
+    assert lint_skips(nb, "ex") == [
+        "ex illustration: marked skip_when_grading, but its value is 'yes'; write true (or "
+        "leave it out)"
+    ]
+    assert source_skips(write_notebook(nb, tmp_path / "ex.ipynb")) == {}
+
+
 def test_a_markdown_cell_cannot_be_marked():
     nb = _exercise()
     nb.cells.insert(0, new_markdown_cell("text", metadata={"i2dl": MARK}))
@@ -168,8 +176,7 @@ def test_autograde_skips_the_marked_cell_of_the_source_and_nothing_a_hand_in_mar
     proc = run_cli("autograde", str(subs), "--out", str(out), "--no-progress",
                    env={"I2DL_COURSE_ROOT": str(course.root)})
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    with open(out / "grades.csv", newline="") as fh:
-        rows = {r["student"]: (r["score"], r["status"]) for r in csv.DictReader(fh)}
+    rows = {student: (r["score"], r["status"]) for student, r in read_grades(out).items()}
     assert rows == {"honest": ("10", "ok"), "sneaky": ("0", "ok")}
 
     def outputs(student: str) -> dict[str, list]:
