@@ -20,6 +20,7 @@ import fnmatch
 import multiprocessing.util
 import os
 import shutil
+import signal
 import socket
 import stat
 import subprocess
@@ -166,6 +167,39 @@ def _owner_alive(owner: str) -> bool | None:
     return not started or _process_start(pid) in ("", started)
 
 
+def _command_lines() -> dict[int, bytes]:
+    """pid -> command line (NUL-separated arguments) of every process this one can see."""
+    lines = {}
+    try:
+        pids = [int(name) for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return lines
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                lines[pid] = fh.read()
+        except OSError:
+            continue
+    return lines
+
+
+def _kill_processes_using(folder: str, command_lines: dict[int, bytes]) -> list[int]:
+    """SIGKILL every process whose command line names ``folder`` or a path inside it."""
+    path = os.fsencode(folder.rstrip("/"))
+    killed = []
+    for pid, line in command_lines.items():
+        # A path inside the folder anywhere in an argument (the kernel's "-f .../connection.json",
+        # its exec_lines, bubblewrap's binds), or the folder itself as one argument.
+        if pid == os.getpid() or (path + b"/" not in line and path not in line.split(b"\0")):
+            continue
+        try:
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+        except OSError:
+            continue  # gone already, or not ours to stop
+    return killed
+
+
 def sweep_stale_folders(base: str | None = None) -> list[str]:
     """Remove the kernel folders that no running grader owns; return their paths.
 
@@ -176,9 +210,15 @@ def sweep_stale_folders(base: str | None = None) -> list[str]:
     owner file older than a day. Folders of running graders, and folders just being made (no
     owner file yet), stay. Graders that share a temporary folder must see each other's
     processes (one machine or one container), as they do when started side by side.
+
+    A grader killed in the instant between starting a sandbox and bubblewrap arming
+    ``--die-with-parent`` leaves that sandbox running, kernel included. So before a stale
+    folder goes, every process whose command line names a path in it (the sandbox's bubblewrap
+    and the kernel, which are given its connection file) is killed.
     """
     base = base or _kernel_base()
     removed = []
+    command_lines = None  # read once, and only when a folder is stale
     try:
         entries = os.scandir(base)
     except OSError:
@@ -204,6 +244,9 @@ def sweep_stale_folders(base: str | None = None) -> list[str]:
             except OSError:
                 continue
             if stale:
+                if command_lines is None:
+                    command_lines = _command_lines()
+                _kill_processes_using(entry.path, command_lines)
                 shutil.rmtree(entry.path, ignore_errors=True)
                 removed.append(entry.path)
     return removed
