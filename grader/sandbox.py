@@ -22,6 +22,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.mpl_cache import font_list
 from i2dl.budgets import NOTEBOOK_SECONDS
 
 # Each kernel runs as a user of its own, taken from this range: RLIMIT_NPROC counts every
@@ -142,6 +143,9 @@ def wrap_kernel_command(
         args += _parents_with_perms(root) + ["--ro-bind", str(root), str(root)]
     for masked, real in masks:
         args += ["--ro-bind", masked, real]
+    fonts = font_list()  # matplotlib's, built once per machine (grader.mpl_cache)
+    if fonts is not None:
+        args += ["--ro-bind", str(fonts), f"/tmp/{fonts.name}"]
     args += _parents_with_perms(runtime) + ["--bind", str(runtime), str(runtime)]
     for folder in [staging] if staging is not None else []:
         args += _parents_with_perms(folder) + ["--ro-bind", str(folder), str(folder)]
