@@ -2,9 +2,10 @@
 
 A sandboxed kernel gets an empty ``/tmp`` as its matplotlib folder (``MPLCONFIGDIR``), so the
 first ``import matplotlib.pyplot`` of every graded notebook would scan the system's fonts and
-write ``fontlist-v*.json`` there again: about 0.13 s of CPU per hand-in here, and seconds on a
-machine with many fonts. Nine of the eleven exercises import pyplot. The grader instead builds
-the list once, with the environment's own Python (no student code), in its cache folder
+write ``fontlist-v*.json`` there again: about 0.13 s of CPU per hand-in here, where few fonts are
+installed (matplotlib opens every font file it finds). Nine of the eleven exercises import
+pyplot. The grader instead builds the list once, with the environment's own Python (no student
+code), in its cache folder
 (``$XDG_CACHE_HOME`` or ``~/.cache``, then ``i2dl-grader/matplotlib-<version>``), and the
 sandbox binds it read-only at ``/tmp/fontlist-v*.json``: a hand-in can read it, never change it.
 The fonts a kernel sees are the machine's own (the system folders and the environment are bound
