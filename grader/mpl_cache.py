@@ -48,7 +48,10 @@ def font_list() -> Path | None:
         return None
     if version in _found:
         return _found[version]
-    folder = _cache_root() / f"matplotlib-{version}"
+    try:
+        folder = _cache_root() / f"matplotlib-{version}"
+    except (RuntimeError, KeyError):  # no home folder to be found (and no XDG_CACHE_HOME)
+        return None
     found = _existing(folder)
     if found is None:
         found = _build(folder)

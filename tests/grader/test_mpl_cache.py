@@ -46,6 +46,17 @@ def test_without_a_writable_cache_folder_kernels_build_their_own(monkeypatch, tm
     assert not [arg for arg in cmd if "fontlist" in arg]
 
 
+def test_without_a_home_folder_there_is_no_list_and_no_error(monkeypatch):
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setattr(mpl_cache, "_found", {})
+
+    def no_home():
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(mpl_cache.Path, "home", staticmethod(no_home))
+    assert mpl_cache.font_list() is None
+
+
 @pytest.mark.skipif(not sandbox_available(), reason="bubblewrap is not installed")
 def test_a_sandboxed_kernel_reads_the_list_and_cannot_change_it(fresh_cache, tmp_path):
     built = mpl_cache.font_list()
