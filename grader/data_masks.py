@@ -145,8 +145,8 @@ def source_masks(source_notebook: Path) -> tuple[str, ...]:
     return declared_masks(metadata, str(source_notebook))
 
 
-def masks_for(config, resources: dict) -> tuple[tuple[str, str], ...]:
-    """Read-only binds (masked copy, real file) for the notebook nbgrader is grading.
+def source_notebook(config, resources: dict) -> Path | None:
+    """The source notebook (``solutions/``) of the notebook nbgrader is grading, or None.
 
     ``config`` is the nbgrader configuration (its course directory names the source folder) and
     ``resources`` nbgrader's resources of the notebook (assignment and notebook ids).
@@ -155,10 +155,16 @@ def masks_for(config, resources: dict) -> tuple[tuple[str, str], ...]:
 
     ids = (resources or {}).get("nbgrader", {})
     if not ids.get("assignment") or not ids.get("notebook"):
-        return ()
+        return None
     coursedir = CourseDirectory(config=config)
     folder = coursedir.format_path(coursedir.source_directory, ".", ids["assignment"])
-    return bind_pairs(source_masks(Path(folder) / f"{ids['notebook']}.ipynb"))
+    return Path(folder) / f"{ids['notebook']}.ipynb"
+
+
+def masks_for(config, resources: dict) -> tuple[tuple[str, str], ...]:
+    """Read-only binds (masked copy, real file) for the notebook nbgrader is grading."""
+    source = source_notebook(config, resources)
+    return () if source is None else bind_pairs(source_masks(source))
 
 
 # --- masked files ---------------------------------------------------------------------------

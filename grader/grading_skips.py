@@ -32,6 +32,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from grader.data_masks import source_notebook
 from grader.hidden import _bindings, _without_magics
 
 METADATA_KEY = "i2dl"
@@ -169,14 +170,8 @@ def source_skips(source_notebook: Path) -> dict[str, str]:
 
 def skips_for(config: Any, resources: dict) -> dict[str, str]:
     """The cells to skip in the notebook nbgrader is grading (see :func:`source_skips`)."""
-    from nbgrader.coursedir import CourseDirectory
-
-    ids = (resources or {}).get("nbgrader", {})
-    if not ids.get("assignment") or not ids.get("notebook"):
-        return {}
-    coursedir = CourseDirectory(config=config)
-    folder = coursedir.format_path(coursedir.source_directory, ".", ids["assignment"])
-    return source_skips(Path(folder) / f"{ids['notebook']}.ipynb")
+    source = source_notebook(config, resources)
+    return {} if source is None else source_skips(source)
 
 
 def cells_to_skip(cells: list[Any], skips: dict[str, str]) -> set[int]:
