@@ -5,8 +5,9 @@
 # wheel comes from: here a local CPU-only wheel) and uv into the venv; uv installs the rest from
 # the pins, writing their bytecode on every core, and compileall writes torch's. Installing into
 # a fresh venv here took 47 s with pip alone (29 s of it compiling bytecode one file at a time)
-# and 27 s this way (pip 7 s, uv 15 s, compileall 4.5 s). Like pip, the install does not stop at a file that does not compile (torch ships
-# one written for Python 3.12). uv is pinned in constraints.txt like everything else.
+# and 27 s this way (pip 7 s, uv 15 s, compileall 4.5 s). Like pip, the install does not stop
+# at a file that does not compile (torch ships one written for Python 3.12). uv is pinned in
+# constraints.txt like everything else.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
