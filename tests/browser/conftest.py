@@ -30,8 +30,10 @@ Fixtures
     CPU seconds); after each test the notebook it opened is closed unsaved and the server's
     kernels are shut down. For tests that each open one notebook and run it.
 ``shared_course_copy`` (session scope)
-    Like ``course_copy``, but one copy per set of paths for the session, for tests that only
-    open and run notebooks (and so share one server).
+    Like ``course_copy``, but every call copies into one root for the whole session, so that the
+    tests using it share one server and one loaded JupyterLab page (a server start and a page
+    load cost about 10 CPU seconds together). Its tests never change a copied file; they may add
+    files of their own under names no other test uses.
 
 :class:`LabPage` drives the JupyterLab front end through its application object (exposed with
 ``--expose-app-in-browser``): ``open_notebook(path)`` opens a notebook (path relative to the
@@ -378,17 +380,21 @@ def _copy_into(root: Path, relative_paths: tuple[str, ...]) -> Path:
 
 @pytest.fixture(scope="session")
 def shared_course_copy(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
-    """Like ``course_copy``, but one copy per set of paths for the whole session (read-only use).
+    """Like ``course_copy``, but all calls copy into one root for the whole session.
 
-    Tests that only open and run notebooks share it, and with it one ``jupyter_server``.
+    Each path is copied once, by the first call that asks for it; every call returns the same
+    root, so the tests that use it share one ``jupyter_server`` and one ``shared_lab_page``.
+    Copied files are read-only for the tests; a test may add files of its own.
     """
-    roots: dict[tuple[str, ...], Path] = {}
+    root = tmp_path_factory.mktemp("shared-course")
+    copied: set[str] = set()
 
     def copy(*relative_paths: str) -> Path:
-        key = tuple(sorted(relative_paths))
-        if key not in roots:
-            roots[key] = _copy_into(tmp_path_factory.mktemp("course"), relative_paths)
-        return roots[key]
+        missing = tuple(p for p in relative_paths if p not in copied)
+        if missing:
+            _copy_into(root, missing)
+            copied.update(missing)
+        return root
 
     return copy
 

@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 
 from i2dl.testing import assert_close
-from tests.browser.conftest import _copy_into
 
 EXERCISE = "ex01_linear_regression"
 NOTEBOOK = f"{EXERCISE}/{EXERCISE}.ipynb"
@@ -46,12 +45,11 @@ def cell_index(notebook: Path, grade_id: str) -> int:
     return found[0]
 
 
-@pytest.fixture(scope="module")
-def course_root(tmp_path_factory) -> Path:
-    """The solved and the released exercise, in one folder that one JupyterLab serves to both
-    tests (a server and a page load less)."""
-    return _copy_into(tmp_path_factory.mktemp("exercise-output"),
-                      (f"solutions/{EXERCISE}", f"exercises/{EXERCISE}"))
+@pytest.fixture
+def course_root(shared_course_copy) -> Path:
+    """The solved and the released exercise, in the session's shared folder: one JupyterLab
+    serves them, and the lectures when this worker also checks lectures."""
+    return shared_course_copy(f"solutions/{EXERCISE}", f"exercises/{EXERCISE}")
 
 
 def test_a_solved_test_cell_shows_one_pass_line(course_root, jupyter_server, shared_lab_page):

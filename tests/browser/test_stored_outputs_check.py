@@ -137,11 +137,11 @@ def lecture_without_widget(stored: str) -> Any:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder with two lectures without a widget (one storing a wrong number) and the tricky
-    notebook."""
-    root = tmp_path_factory.mktemp("stored-outputs")
-    (root / "lectures").mkdir()
+def served(shared_course_copy) -> Path:
+    """The session's shared folder (served to the lecture checks too, when this worker runs
+    some) with two lectures without a widget (one storing a wrong number) added to its
+    ``lectures/``, and the tricky notebook (lecture numbers 98 and 99 are no real lecture's)."""
+    root = shared_course_copy("lectures")
     nbformat.write(lecture_without_widget("42\n"), root / "lectures" / "98_plain.ipynb")
     nbformat.write(lecture_without_widget("41\n"), root / "lectures" / "99_plain_wrong.ipynb")
     nbformat.write(tricky_notebook(), root / TRICKY)
