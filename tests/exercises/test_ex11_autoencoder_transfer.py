@@ -7,7 +7,7 @@ that lost points are asserted exactly.
 import pytest
 
 from grader.sample import student_version
-from tests.exercises.conftest import grade_students, lost, sub
+from tests.exercises.conftest import grade_students, lost, run_hidden_region, sub
 from tests.grader.conftest import REPO
 
 pytestmark = pytest.mark.ex11
@@ -287,29 +287,9 @@ def test_the_hidden_prediction_test_finds_varied_random_weights_for_a_correct_de
     # fewer, and the region used to try five weight draws on one set of images: a correct
     # hand-in lost 5 points about once in 2,000 runs (it happened in CI). These seeds of the
     # region's unseeded generator are two such runs of the old region.
-    import types
-
-    import nbformat
     import numpy as np
 
-    from grader.hidden import split_regions
-
-    nb = nbformat.read(REPO.solutions / EXERCISE / f"{NOTEBOOK}.ipynb", as_version=4)
-    cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in nb.cells}
-    hidden = [code for is_hidden, code in split_regions(cells["test_predict_labels"]) if is_hidden]
-    assert len(hidden) == 1
-
-    def default_rng(*args, **kwargs):  # the unseeded generator, seeded
-        return np.random.default_rng(*args, **kwargs) if args or kwargs else (
-            np.random.default_rng(seed))
-
-    seeded_numpy = types.SimpleNamespace(
-        **{name: getattr(np, name) for name in dir(np) if not name.startswith("__")}
-    )
-    seeded_numpy.random = types.SimpleNamespace(default_rng=default_rng)
-    namespace = {"__name__": "__main__", "np": seeded_numpy}
-    exec("import torch\nfrom torch import nn\nCODE_SIZE = 16\nNUM_CLASSES = 10", namespace)
-    for cell in ("autoencoder", "transfer", "train_classifier"):
-        exec(OTHER_STYLE[cell], namespace)
-    exec(hidden[0], namespace)  # raises AssertionError if no draw gives three classes
+    setup = "import torch\nfrom torch import nn\nCODE_SIZE = 16\nNUM_CLASSES = 10"
+    answers = [OTHER_STYLE[cell] for cell in ("autoencoder", "transfer", "train_classifier")]
+    namespace = run_hidden_region(EXERCISE, "test_predict_labels", seed, setup, *answers)
     assert len(np.unique(namespace["_expected"])) >= 3
