@@ -31,8 +31,8 @@ Fixtures
     kernels are shut down. For tests that each open one notebook and run it.
 ``shared_course_copy`` (session scope)
     Like ``course_copy``, but every call copies into one root for the whole session, so that the
-    tests using it share one server and one loaded JupyterLab page (a server start and a page
-    load cost about 10 CPU seconds together). Its tests never change a copied file; they may add
+    tests using it share one server and one loaded JupyterLab page (loading the page alone took
+    about 6 s of chromium's CPU, measured). Its tests never change a copied file; they may add
     files of their own under names no other test uses.
 
 :class:`LabPage` drives the JupyterLab front end through its application object (exposed with
