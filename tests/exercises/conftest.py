@@ -127,34 +127,49 @@ def grade_students(tmp_path: Path, exercise: str, notebook: str, students: dict[
     return tests, scores, losses
 
 
-def run_hidden_region(exercise: str, grade_id: str, seed: int, *sources: str) -> dict[str, Any]:
-    """Run the hidden region of test cell ``grade_id`` in this process, after ``sources`` (the
-    answers and what they need), with its unseeded ``np.random.default_rng()`` seeded by ``seed``.
 
-    Replays one grading run of the hidden test exactly; returns the namespace it ran in. Raises
-    what the region raises (an AssertionError where the hand-in would lose the test's points).
+def solution_cells(exercise: str) -> dict[str, str]:
+    """grade_id -> source of every cell of the exercise's solution notebook that has one."""
+    import nbformat
+
+    nb = nbformat.read(REPO.solutions / exercise / f"{exercise}.ipynb", as_version=4)
+    return {c.metadata["nbgrader"]["grade_id"]: c.source for c in nb.cells
+            if c.metadata.get("nbgrader", {}).get("grade_id")}
+
+
+def seeded(seed: int):
+    """A ``np.random.default_rng`` that gives ``seed``'s generator where it is called unseeded."""
+    import numpy as np
+
+    def default_rng(*args, **kwargs):
+        return np.random.default_rng(*args, **kwargs) if args or kwargs else (
+            np.random.default_rng(seed))
+
+    return default_rng
+
+
+def run_hidden_region(exercise: str, grade_id: str, default_rng, *sources: str) -> dict[str, Any]:
+    """Run the hidden region of test cell ``grade_id`` in this process, after ``sources`` (the
+    answers and what they need), with ``default_rng`` in place of ``np.random.default_rng``
+    (e.g. ``seeded(seed)``, which replays one grading run exactly).
+
+    Returns the namespace it ran in. Raises what the region raises (an AssertionError where the
+    hand-in would lose the test's points).
     """
     import types
 
-    import nbformat
     import numpy as np
 
     from grader.hidden import split_regions
 
-    nb = nbformat.read(REPO.solutions / exercise / f"{exercise}.ipynb", as_version=4)
-    cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in nb.cells}
-    hidden = [code for is_hidden, code in split_regions(cells[grade_id]) if is_hidden]
+    hidden = [code for is_hidden, code in split_regions(solution_cells(exercise)[grade_id])
+              if is_hidden]
     assert len(hidden) == 1, f"{exercise}/{grade_id}: expected one hidden region"
-
-    def default_rng(*args, **kwargs):  # seeded where the region asks for an unseeded one
-        return np.random.default_rng(*args, **kwargs) if args or kwargs else (
-            np.random.default_rng(seed))
-
-    seeded_numpy = types.SimpleNamespace(
+    own_numpy = types.SimpleNamespace(
         **{name: getattr(np, name) for name in dir(np) if not name.startswith("__")}
     )
-    seeded_numpy.random = types.SimpleNamespace(default_rng=default_rng)
-    namespace: dict[str, Any] = {"__name__": "__main__", "np": seeded_numpy}
+    own_numpy.random = types.SimpleNamespace(default_rng=default_rng)
+    namespace: dict[str, Any] = {"__name__": "__main__", "np": own_numpy}
     for source in sources:
         exec(source, namespace)
     exec(hidden[0], namespace)

@@ -13,6 +13,7 @@ import json
 import pytest
 
 from grader.sample import student_version, write_notebook
+from tests.exercises.conftest import run_hidden_region, solution_cells
 from tests.grader.conftest import REPO, read_grades, run_cli
 
 pytestmark = pytest.mark.ex09
@@ -322,24 +323,10 @@ def test_the_hidden_loader_test_tells_samples_apart_even_if_random_pixels_coinci
     # first pixel. Those pixels were random, and two of them coincide in float32 about once in
     # 3,400 hand-ins, which failed a correct make_loaders (it happened in CI). Here every random
     # pixel is the same: the region must still tell the samples apart, and pass the reference.
-    import types
-
-    import nbformat
-    import numpy as np
-
-    from grader.hidden import split_regions
     from grader.sample import strip_solution_markers
 
-    nb = nbformat.read(REPO.solutions / EX / f"{NB}.ipynb", as_version=4)
-    cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in nb.cells}
-    hidden = [code for is_hidden, code in split_regions(cells["test_make_loaders"]) if is_hidden]
-    assert len(hidden) == 1
-    flat_numpy = types.SimpleNamespace(
-        **{name: getattr(np, name) for name in dir(np) if not name.startswith("__")}
-    )
-    flat_numpy.random = types.SimpleNamespace(default_rng=_FlatRandom)
-    namespace = {"__name__": "__main__", "np": flat_numpy}
-    exec("import torch\nfrom i2dl.training import make_loader", namespace)
-    exec(strip_solution_markers(cells["make_loaders"]), namespace)
-    exec(hidden[0], namespace)  # raises AssertionError if it cannot tell the samples apart
+    answer = strip_solution_markers(solution_cells(EX)["make_loaders"])
+    # raises AssertionError if it cannot tell the samples apart
+    namespace = run_hidden_region(EX, "test_make_loaders", _FlatRandom,
+                                  "import torch\nfrom i2dl.training import make_loader", answer)
     assert namespace["_val_rows"] == list(range(namespace["_n_val"]))

@@ -7,7 +7,7 @@ that lost points are asserted exactly.
 import pytest
 
 from grader.sample import student_version
-from tests.exercises.conftest import grade_students, lost, run_hidden_region, sub
+from tests.exercises.conftest import grade_students, lost, run_hidden_region, seeded, sub
 from tests.grader.conftest import REPO
 
 pytestmark = pytest.mark.ex10
@@ -276,5 +276,5 @@ def test_the_hidden_clipping_test_accepts_an_exact_scaling(seed):
     # norms down to about 0.01, where the two differ by more than its tolerance: that hand-in
     # lost 5 points in about one run in a hundred. These seeds of the region's unseeded
     # generator are four such runs of the old region (out of 400).
-    run_hidden_region(EXERCISE, "test_clip_grad_norm", seed, "import torch",
+    run_hidden_region(EXERCISE, "test_clip_grad_norm", seeded(seed), "import torch",
                       OTHER_STYLE["clip_grad_norm"])

@@ -7,7 +7,7 @@ that lost points are asserted exactly.
 import pytest
 
 from grader.sample import student_version
-from tests.exercises.conftest import grade_students, lost, run_hidden_region, sub
+from tests.exercises.conftest import grade_students, lost, run_hidden_region, seeded, sub
 from tests.grader.conftest import REPO
 
 pytestmark = pytest.mark.ex11
@@ -291,5 +291,6 @@ def test_the_hidden_prediction_test_finds_varied_random_weights_for_a_correct_de
 
     setup = "import torch\nfrom torch import nn\nCODE_SIZE = 16\nNUM_CLASSES = 10"
     answers = [OTHER_STYLE[cell] for cell in ("autoencoder", "transfer", "train_classifier")]
-    namespace = run_hidden_region(EXERCISE, "test_predict_labels", seed, setup, *answers)
+    namespace = run_hidden_region(EXERCISE, "test_predict_labels", seeded(seed), setup,
+                                  *answers)
     assert len(np.unique(namespace["_expected"])) >= 3
