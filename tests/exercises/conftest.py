@@ -127,7 +127,6 @@ def grade_students(tmp_path: Path, exercise: str, notebook: str, students: dict[
     return tests, scores, losses
 
 
-
 def solution_cells(exercise: str) -> dict[str, str]:
     """grade_id -> source of every cell of the exercise's solution notebook that has one."""
     import nbformat

@@ -285,8 +285,8 @@ def test_the_hidden_prediction_test_finds_varied_random_weights_for_a_correct_de
     # The hidden region of test_predict_labels draws random weights until the model gives at
     # least three classes. For the convolutional design above about one draw in five gives
     # fewer, and the region used to try five weight draws on one set of images: a correct
-    # hand-in lost 5 points about once in 2,000 runs (it happened in CI). These seeds of the
-    # region's unseeded generator are two such runs of the old region.
+    # hand-in lost 5 points about once in 2,000 runs (it happened in a full test run). These
+    # seeds of the region's unseeded generator are two such runs of the old region.
     import numpy as np
 
     setup = "import torch\nfrom torch import nn\nCODE_SIZE = 16\nNUM_CLASSES = 10"
