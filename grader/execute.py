@@ -30,7 +30,7 @@ from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Float, Integer
 
-from grader.data_masks import masks_for
+from grader.data_masks import masks_for, source_notebook
 from grader.grading_skips import SKIP_NOTE, cells_to_skip, skips_for
 from grader.hidden import has_hidden_tests, split_regions
 from grader.integrity import is_test_cell
@@ -38,6 +38,7 @@ from grader.kernel_side import is_memory_error
 from grader.kernels import POOL, KernelSettings
 from grader.remote import Channel, RemoteDied, RemoteOutOfMemory, RemoteTimeout, run_hidden
 from grader.sandbox import Limits
+from grader.zygote import ZygoteError, exercise_preload
 from i2dl.budgets import CELL_SECONDS, NOTEBOOK_SECONDS
 
 # Outcomes of the notebooks executed in this process: (student, exercise, notebook) -> outcome.
@@ -122,7 +123,8 @@ class SandboxedExecute(Execute):
         arguments = (*self.extra_arguments, f"--HistoryManager.hist_file={self.ipython_hist_file}")
         # Data files the exercise's source notebook asks to mask (held-out labels).
         masks = masks_for(self.config, self.resources)
-        settings = KernelSettings(kernel_name or "python3", limits, arguments, masks)
+        preload = exercise_preload(source_notebook(self.config, self.resources))
+        settings = KernelSettings(kernel_name or "python3", limits, arguments, masks, preload)
         self._kernel = POOL.take(settings)
         self._channel = None
         self.km = self._kernel.km
@@ -135,6 +137,13 @@ class SandboxedExecute(Execute):
         reply, and a subscription made a moment earlier usually misses that message. Here the
         kernel is asked again at growing intervals until an IOPub message arrives.
         """
+        try:
+            self._kernel.confirm_started(self.startup_timeout)
+        except ZygoteError as exc:
+            # A grader fault, never the student's: grade with a kernel started the plain way.
+            self.log.warning("%s; starting kernels the plain way from now on", exc)
+            self._kernel = POOL.replace_forked(self._kernel, str(exc))
+            self.km = self._kernel.km
         self.kc = self.km.client()
         await ensure_async(self.kc.start_channels())
         deadline = time.monotonic() + self.startup_timeout

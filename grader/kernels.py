@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import dataclasses
 import fnmatch
 import multiprocessing.util
 import os
@@ -32,12 +33,14 @@ from pathlib import Path
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 
+from grader import zygote as zygotes
 from grader.kernel_side import startup_line
 from grader.sandbox import (
     Limits,
     kernel_uid,
     prepare_private_dir,
     sandbox_available,
+    sandbox_env,
     wrap_kernel_command,
 )
 
@@ -118,6 +121,8 @@ class KernelSettings:
     extra_arguments: tuple[str, ...] = ()
     # (masked copy, real file) pairs bound over data files (grader.data_masks)
     data_masks: tuple[tuple[str, str], ...] = ()
+    # Libraries the exercise imports that a zygote should hold loaded (grader.zygote)
+    preload: tuple[str, ...] = ()
 
 
 # A unix socket's path holds at most 107 bytes; the kernel's sockets are
@@ -263,11 +268,17 @@ def _kernel_folder() -> Path:
     return folder
 
 
+# The kernel's module, as started in the sandbox; what follows it is ipykernel's command line.
+KERNEL_MODULE = "grader.kernel_launch"
+# The named pipe a placeholder reads while a kernel forked from a zygote lives (grader.zygote).
+LIFELINE = "lifeline"
+
+
 def _without_debugger(cmd: list[str]) -> list[str]:
     """ipykernel's command started through :mod:`grader.kernel_launch` (no debugpy import)."""
     for i in range(len(cmd) - 1):
         if cmd[i] == "-m" and cmd[i + 1] == "ipykernel_launcher":
-            return [*cmd[:i], "-m", "grader.kernel_launch", *cmd[i + 2 :]]
+            return [*cmd[:i], "-m", KERNEL_MODULE, *cmd[i + 2 :]]
     return cmd
 
 
@@ -285,19 +296,50 @@ class SandboxedKernelManager(AsyncKernelManager):
     ) -> None:
         self.sandbox = (workdir, runtime, limits, binds, uid)
         self.data_masks = masks
+        self.zygote: zygotes.Zygote | None = None
+        self.zygote_report: int | None = None  # read end of a forked kernel's report
+        self.doorbell: int | None = None
         self.transport = "ipc"
         self.ip = str(runtime / "kernel")
         self.connection_file = str(runtime / "connection.json")
+
+    def use_zygote(self, zygote: zygotes.Zygote, doorbell: int) -> None:
+        """Start the kernel as a fork of ``zygote`` inside the sandbox (grader.zygote)."""
+        self.zygote = zygote
+        self.doorbell = doorbell
+        runtime = self.sandbox[1]
+        os.mkfifo(runtime / LIFELINE, 0o600)
 
     async def start_kernel(self, **kw):
         # The kernel's own chatter (connection banner, warnings) is not the grader's output.
         kw.setdefault("stdout", subprocess.DEVNULL)
         kw.setdefault("stderr", subprocess.DEVNULL)
-        return await super().start_kernel(**kw)
+        result = await super().start_kernel(**kw)
+        if self.zygote is not None:
+            workdir, runtime, limits, _binds, uid = self.sandbox
+            request = {
+                "sandbox_pid": self.provisioner.process.pid,
+                "uid": uid,
+                "workdir": str(workdir),
+                "lifeline": str(runtime / LIFELINE),
+                "argv": self.kernel_argv,
+                "env": sandbox_env(workdir),
+                "limits": dataclasses.asdict(limits),
+                "doorbell_fd": self.doorbell,
+            }
+            self.zygote_report = self.zygote.spawn(request, [self.doorbell])
+        return result
 
     def format_kernel_cmd(self, extra_arguments=None):
         cmd = _without_debugger(super().format_kernel_cmd(extra_arguments))
         workdir, runtime, limits, (staging, inbox, outbox), uid = self.sandbox
+        if self.zygote is not None:
+            # The sandbox runs a placeholder until the forked kernel joins it.
+            where = cmd.index(KERNEL_MODULE)
+            if cmd[where - 1] != "-m" or not Path(cmd[0]).name.startswith("python"):
+                raise zygotes.ZygoteError(f"not a kernel command a zygote can run: {cmd}")
+            self.kernel_argv = cmd[where + 1 :]
+            cmd = ["cat", str(runtime / LIFELINE)]
         return wrap_kernel_command(
             cmd, workdir, runtime, limits, staging, (inbox, outbox), uid, self.data_masks
         )
@@ -310,7 +352,7 @@ class SandboxedKernelManager(AsyncKernelManager):
 class Kernel:
     """One started kernel, its folders, and how to get rid of both."""
 
-    def __init__(self, settings: KernelSettings) -> None:
+    def __init__(self, settings: KernelSettings, zygote: zygotes.Zygote | None = None) -> None:
         self.settings = settings
         self.uid = kernel_uid()
         self.root = _kernel_folder()
@@ -345,6 +387,8 @@ class Kernel:
         # The grader's end of the hidden-test doorbell (grader.remote.Channel); the kernel
         # inherits the other end under the same number.
         self.rpc, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        if zygote is not None:
+            self.km.use_zygote(zygote, theirs.fileno())
         arguments = [
             # Plain tracebacks (Python's own layout, the failing lines without their context):
             # IPython's default layout costs three times a failing cell's CPU time.
@@ -355,13 +399,29 @@ class Kernel:
         ]
         try:
             run_sync(self.km.start_kernel)(
-                extra_arguments=arguments, cwd=cwd, pass_fds=(theirs.fileno(),)
+                extra_arguments=arguments,
+                cwd=cwd,
+                pass_fds=() if zygote is not None else (theirs.fileno(),),
             )
         except BaseException:
             self.discard()
             raise
         finally:
             theirs.close()
+
+    @property
+    def forked(self) -> bool:
+        return self.km.zygote is not None
+
+    def confirm_started(self, timeout: float) -> None:
+        """For a kernel forked from a zygote: wait until its process is set up, or raise
+        :class:`grader.zygote.ZygoteError` with the reason (nothing to do for a plain one)."""
+        fd, self.km.zygote_report = self.km.zygote_report, None
+        if fd is None:
+            return
+        report = zygotes.read_report(fd, timeout)
+        if report != "ok":
+            raise zygotes.ZygoteError(f"the forked kernel did not start: {report}")
 
     def alive(self) -> bool:
         process = getattr(getattr(self.km, "provisioner", None), "process", None)
@@ -408,6 +468,10 @@ class Kernel:
             run_sync(self.km.cleanup_resources)()
         if getattr(self, "rpc", None) is not None:
             self.rpc.close()
+        report = getattr(self.km, "zygote_report", None) if hasattr(self, "km") else None
+        if report is not None:
+            os.close(report)
+            self.km.zygote_report = None
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -423,6 +487,54 @@ class KernelPool:
         self._cleanup_pid: int | None = None
         # Whether the next take() boots a spare: the grading loop says when no notebook follows.
         self.want_spare = True
+        # This process's zygote (grader.zygote), started with the first kernel that can use it.
+        self.zygote: zygotes.Zygote | None = None
+        # Why kernels start the plain way in this process, once a zygote failed.
+        self.zygote_failure: str | None = None
+
+    def _zygote(self, settings: KernelSettings) -> zygotes.Zygote | None:
+        """The zygote for ``settings`` (one per process, restarted for other preloads)."""
+        if self.zygote_failure is not None or not zygotes.available():
+            return None
+        zygote = self.zygote
+        if zygote is not None and (
+            zygote.pid_owner != os.getpid()  # inherited by a forked worker: not ours to use
+            or zygote.preload != settings.preload
+            or not zygote.alive()
+        ):
+            if zygote.pid_owner == os.getpid():
+                zygote.close()
+            else:
+                with contextlib.suppress(OSError):
+                    zygote.sock.close()  # our copy only; the owner's zygote lives on
+            zygote = self.zygote = None
+        if zygote is None:
+            try:
+                zygote = self.zygote = zygotes.Zygote(
+                    settings.preload, sandbox_env(Path("/nonexistent"))
+                )
+            except zygotes.ZygoteError as exc:
+                self.zygote_failure = str(exc)
+                return None
+        return zygote
+
+    def _start(self, settings: KernelSettings, plain: bool = False) -> Kernel:
+        zygote = None if plain else self._zygote(settings)
+        if zygote is None:
+            return Kernel(settings)
+        try:
+            return Kernel(settings, zygote)
+        except zygotes.ZygoteError as exc:
+            if zygote.alive():
+                self.zygote_failure = str(exc)
+            else:  # gone (killed, or with the thread that started it): one new one
+                zygote.close()
+                self.zygote = None
+                if (zygote := self._zygote(settings)) is not None:
+                    with contextlib.suppress(zygotes.ZygoteError):
+                        return Kernel(settings, zygote)
+                    self.zygote_failure = str(exc)
+            return Kernel(settings)
 
     def take(self, settings: KernelSettings) -> Kernel:
         if self._cleanup_pid != os.getpid():
@@ -434,18 +546,30 @@ class KernelPool:
             kernel.discard()
             kernel = None
         if kernel is None:
-            kernel = Kernel(settings)
+            kernel = self._start(settings)
         if self.want_spare:
             try:
-                self.spare = Kernel(settings)
+                self.spare = self._start(settings)
             except Exception:  # no spare this time; the next take starts one itself
                 self.spare = None
         return kernel
+
+    def replace_forked(self, kernel: Kernel, reason: str) -> Kernel:
+        """A plain kernel instead of a forked one that failed to start; no more zygotes here."""
+        self.zygote_failure = reason
+        kernel.discard()
+        if self.spare is not None and self.spare.forked:
+            self.spare.discard()
+            self.spare = None
+        return self._start(kernel.settings, plain=True)
 
     def close(self) -> None:
         if self.spare is not None:
             self.spare.discard()
             self.spare = None
+        if self.zygote is not None:
+            self.zygote.close()
+            self.zygote = None
 
 
 POOL = KernelPool()

@@ -105,6 +105,19 @@ def prlimit_args(limits: Limits) -> list[str]:
     ]
 
 
+def sandbox_env(workdir: Path) -> dict[str, str]:
+    """The whole environment of a kernel in the sandbox (nothing of the grader's leaks in)."""
+    return {
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        "HOME": str(workdir),
+        "LANG": "C.UTF-8",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MPLCONFIGDIR": "/tmp",
+    }
+
+
 def wrap_kernel_command(
     cmd: list[str],
     workdir: Path,
@@ -165,28 +178,9 @@ def wrap_kernel_command(
         "--chdir",
         str(workdir),
         "--clearenv",
-        "--setenv",
-        "PATH",
-        f"{Path(sys.executable).parent}:/usr/bin:/bin",
-        "--setenv",
-        "HOME",
-        str(workdir),
-        "--setenv",
-        "LANG",
-        "C.UTF-8",
-        "--setenv",
-        "OMP_NUM_THREADS",
-        "1",
-        "--setenv",
-        "MKL_NUM_THREADS",
-        "1",
-        "--setenv",
-        "OPENBLAS_NUM_THREADS",
-        "1",
-        "--setenv",
-        "MPLCONFIGDIR",
-        "/tmp",
     ]
+    for name, value in sandbox_env(workdir).items():
+        args += ["--setenv", name, value]
     if can_drop_privileges():
         # RLIMIT_NPROC is not enforced for root: switch to an unprivileged user inside.
         args += [
@@ -224,5 +218,8 @@ def describe() -> str:
             "applied. "
             "Install it with `apt-get install -y bubblewrap`."
         )
+    from grader import zygote
+
     user = "as an unprivileged user" if can_drop_privileges() else "as the current user"
-    return f"sandbox: bubblewrap, no network, read-only system, {user}, prlimit limits"
+    forked = ", kernels forked from a preloaded process" if zygote.available() else ""
+    return f"sandbox: bubblewrap, no network, read-only system, {user}, prlimit limits{forked}"

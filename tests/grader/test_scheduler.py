@@ -91,9 +91,9 @@ def test_one_kernel_per_notebook_and_no_spare_after_the_last(small_class, tmp_pa
     started = []
     real_init = kernels.Kernel.__init__
 
-    def counting_init(self, settings):
+    def counting_init(self, settings, *rest):
         started.append(settings)
-        real_init(self, settings)
+        real_init(self, settings, *rest)
 
     monkeypatch.setattr(kernels.Kernel, "__init__", counting_init)
     results = autograde(REPO, small_class, tmp_path / "out", [EX],

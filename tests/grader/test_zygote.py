@@ -1,0 +1,295 @@
+"""Kernels forked from a preloaded process (grader.zygote) into bubblewrap's sandboxes.
+
+The hostile suites (test_hostile*.py) grade through forked kernels wherever the zygote is
+available, as every grading run does; these tests check what is particular to forking: the
+kernel's privileges, processes, environment and limits, that it lives and dies with its sandbox,
+that the zygote refuses a process tree that is not a sandbox, and that grading falls back to
+plain kernels when the zygote fails.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from jupyter_core.utils import run_sync
+
+from grader import kernels, zygote
+from grader.kernels import SANDBOX_WORKDIR, KernelPool, KernelSettings
+from grader.sandbox import Limits, kernel_uid, sandbox_env
+from tests.grader.conftest import EX, NB, REPO, read_grades, run_cli
+
+pytestmark = [
+    pytest.mark.grader,
+    pytest.mark.skipif(not zygote.available(), reason="needs root and bubblewrap"),
+]
+
+LIMITS = Limits(memory_bytes=3 * 1024**3, cpu_seconds=77, processes=50, open_files=200)
+SETTINGS = KernelSettings("python3", LIMITS, ("--HistoryManager.hist_file=:memory:",))
+
+
+@pytest.fixture
+def pool():
+    pool = KernelPool()
+    pool.want_spare = False
+    yield pool
+    pool.close()
+
+
+class Running:
+    """A kernel taken from a pool, with a client that runs code and returns what it printed."""
+
+    def __init__(self, pool: KernelPool, settings: KernelSettings = SETTINGS) -> None:
+        self.kernel = pool.take(settings)
+        self.kernel.confirm_started(30)
+        self.client = self.kernel.km.client()
+        self.client.start_channels()
+        run_sync(self.client.wait_for_ready)(timeout=60)
+
+    def run(self, code: str) -> str:
+        printed: list[str] = []
+
+        def hook(msg):
+            if msg["msg_type"] == "stream":
+                printed.append(msg["content"]["text"])
+            elif msg["msg_type"] == "error":
+                printed.append("ERROR " + msg["content"]["ename"] + ": " + msg["content"]["evalue"])
+
+        run_sync(self.client.execute_interactive)(code, timeout=60, output_hook=hook)
+        return "".join(printed)
+
+    def value(self, expression: str):
+        return ast.literal_eval(self.run(f"print(repr({expression}))").strip())
+
+    def close(self) -> None:
+        self.client.stop_channels()
+        self.kernel.discard()
+
+
+def _uid_processes(uid: int) -> list[int]:
+    pids = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                if os.stat(f"/proc/{name}").st_uid == uid:
+                    pids.append(int(name))
+            except OSError:
+                continue
+    return pids
+
+
+def test_a_forked_kernel_runs_unprivileged_alone_in_its_sandbox(pool):
+    running = Running(pool)
+    try:
+        kernel = running.kernel
+        assert kernel.forked
+        status = dict(
+            line.split(":", 1) for line in running.value("open('/proc/self/status').read()")
+            .splitlines()
+        )
+        assert status["Uid"].split() == [str(kernel.uid)] * 4
+        assert status["Gid"].split() == [str(kernel.uid)] * 4
+        assert status["Groups"].strip() == ""
+        for capabilities in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+            assert int(status[capabilities], 16) == 0, capabilities
+        assert status["NoNewPrivs"].strip() == "1"
+        # Its own PID namespace: bubblewrap's init, the placeholder and the kernel, nothing else.
+        assert running.value("sorted(int(p) for p in __import__('os').listdir('/proc') "
+                             "if p.isdigit())") == [1, 2, 3]
+        assert running.value("open('/proc/2/cmdline').read().split(chr(0))[0]") == "cat"
+        assert running.value("__import__('os').getcwd()") == str(SANDBOX_WORKDIR)
+        env = running.value("dict(__import__('os').environ)")
+        # ipykernel adds its own display variables; nothing of the grader's or the zygote's
+        assert {k: env[k] for k in sandbox_env(SANDBOX_WORKDIR)} == sandbox_env(SANDBOX_WORKDIR)
+        assert not set(env) - set(sandbox_env(SANDBOX_WORKDIR)) - {
+            "TERM", "CLICOLOR", "FORCE_COLOR", "CLICOLOR_FORCE", "PAGER", "GIT_PAGER",
+            "MPLBACKEND"}
+        assert running.value("__import__('sys').path[0]") == str(SANDBOX_WORKDIR)
+        limits = running.value(
+            "[__import__('resource').getrlimit(getattr(__import__('resource'), n)) for n in "
+            "('RLIMIT_AS', 'RLIMIT_CPU', 'RLIMIT_NPROC', 'RLIMIT_FSIZE', 'RLIMIT_NOFILE')]")
+        assert limits == [(v, v) for v in (LIMITS.memory_bytes, LIMITS.cpu_seconds,
+                                           LIMITS.processes, LIMITS.file_bytes,
+                                           LIMITS.open_files)]
+        # The grader's files are not there; the kernel cannot write outside its tmpfs.
+        assert running.value(f"__import__('os').path.exists({str(REPO.solutions)!r})") is False
+        assert "ERROR" in running.run("open('/usr/x', 'w')")
+        # Nothing of the zygote's: its control socket and stderr are closed, its other
+        # descriptors too (what is open is ipykernel's, the doorbell and the lifeline).
+        links = running.value(
+            "[__import__('os').readlink('/proc/self/fd/' + f) for f in "
+            "__import__('os').listdir('/proc/self/fd') "
+            "if __import__('os').path.exists('/proc/self/fd/' + f)]")
+        assert sum("lifeline" in link for link in links) == 1
+        assert not [link for link in links if link.startswith("/") and "lifeline" not in link
+                    and link != "/dev/null" and not link.startswith("/proc/")]
+    finally:
+        running.close()
+
+
+@pytest.mark.parametrize("preload", [(), ("torch", "torch._dynamo")])
+def test_kernels_of_one_zygote_draw_their_own_random_numbers(pool, preload):
+    settings = KernelSettings(SETTINGS.kernel_name, LIMITS, SETTINGS.extra_arguments,
+                              preload=preload)
+    first, second = Running(pool, settings), Running(pool, settings)
+    try:
+        code = "__import__('numpy').random.rand(3).tolist() + [__import__('random').random()]"
+        a, b = first.value(code), second.value(code)
+        assert a[:3] != b[:3] and a[3] != b[3]
+        assert first.kernel.km.zygote is second.kernel.km.zygote
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_forked_kernel_that_exits_ends_its_sandbox(pool):
+    running = Running(pool)
+    try:
+        kernel = running.kernel
+        running.client.execute("import os; os._exit(3)")
+        deadline = time.monotonic() + 10
+        while kernel.alive() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not kernel.alive()
+        deadline = time.monotonic() + 10
+        while _uid_processes(kernel.uid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert _uid_processes(kernel.uid) == []
+    finally:
+        running.close()
+
+
+def test_discarding_a_forked_kernel_ends_every_process_of_its_sandbox(pool):
+    running = Running(pool)
+    uid = running.kernel.uid
+    # a child process of the student's, still running when the kernel is discarded
+    running.run("import subprocess; p = subprocess.Popen(['sleep', '600'])")
+    assert len(_uid_processes(uid)) >= 3  # placeholder, kernel, sleep
+    running.close()
+    deadline = time.monotonic() + 10
+    while _uid_processes(uid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert _uid_processes(uid) == []
+
+
+def test_the_zygote_refuses_a_process_tree_that_is_not_a_sandbox(tmp_path):
+    """Three processes like bubblewrap's (outer, init, command as the kernel's user), but in
+    the grader's own namespaces: the kernel must not start there."""
+    uid = kernel_uid()
+    fifo = tmp_path / "lifeline"
+    os.mkfifo(fifo)
+    inner = f"setpriv --reuid={uid} --regid={uid} --clear-groups sleep 60; true"
+    outer = subprocess.Popen(["sh", "-c", f"sh -c '{inner}'; true"])
+    theirs, ours = os.pipe()
+    z = zygote.Zygote((), sandbox_env(Path("/nonexistent")))
+    try:
+        request = {
+            "sandbox_pid": outer.pid, "uid": uid, "workdir": "/", "lifeline": str(fifo),
+            "argv": ["-f", str(tmp_path / "c.json")], "env": {}, "limits": {},
+            "doorbell_fd": 9,
+        }
+        report = zygote.read_report(z.spawn(request, [theirs]), 30)
+        assert "shares the grader's" in report
+        assert z.alive()
+    finally:
+        z.close()
+        os.close(theirs)
+        os.close(ours)
+        outer.kill()
+        outer.wait()
+        subprocess.run(["pkill", "-KILL", "-u", str(uid)], check=False)
+
+
+def test_the_zygote_preloads_only_libraries_it_knows():
+    with pytest.raises(zygote.ZygoteError, match="cannot preload"):
+        zygote.Zygote(("os",), sandbox_env(Path("/nonexistent")))
+
+
+def test_torch_is_preloaded_for_the_pytorch_exercises_only():
+    assert zygote.exercise_preload(REPO.solutions / EX / f"{NB}.ipynb") == ()
+    torch = zygote.exercise_preload(REPO.solutions / "ex09_pytorch" / "ex09_pytorch.ipynb")
+    assert torch == ("torch", "torch._dynamo")
+    assert zygote.exercise_preload(None) == ()
+
+
+def test_the_zygote_ends_with_the_grading_process_that_started_it():
+    code = (
+        "from pathlib import Path; from grader import zygote, sandbox\n"
+        "z = zygote.Zygote((), sandbox.sandbox_env(Path('/nonexistent')))\n"
+        "print(z.process.pid, flush=True)\n"
+        "import time; time.sleep(600)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        pid = int(proc.stdout.readline())
+        assert os.path.exists(f"/proc/{pid}")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        deadline = time.monotonic() + 10
+        while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not os.path.exists(f"/proc/{pid}")
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+
+
+@pytest.fixture(scope="module")
+def small_class(tmp_path_factory):
+    from grader.sample import student_version, write_notebook
+
+    subs = tmp_path_factory.mktemp("small") / "submissions"
+    for student, solved in {"full": None, "half": ["affine_forward", "relu"]}.items():
+        write_notebook(student_version(REPO, EX, NB, solved), subs / student / EX / f"{NB}.ipynb")
+    return subs
+
+
+def test_forked_and_plain_kernels_grade_alike(small_class, tmp_path):
+    for name, switch in (("forked", "1"), ("plain", "0")):
+        proc = run_cli("autograde", str(small_class), "--out", str(tmp_path / name),
+                       "--exercise", EX, "--workers", "1", env={"I2DL_ZYGOTE": switch})
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert read_grades(tmp_path / "forked") == read_grades(tmp_path / "plain")
+    assert {s: g["score"] for s, g in read_grades(tmp_path / "plain").items()} == {
+        "full": "100", "half": "20"}
+
+
+@pytest.mark.parametrize("failure", ["spawn", "report", "start"])
+def test_grading_goes_on_with_plain_kernels_when_the_zygote_fails(
+    failure, small_class, tmp_path, monkeypatch
+):
+    """A zygote that cannot start, refuses a kernel, or whose kernel fails to set up costs the
+    student nothing: the notebook is graded in a plain kernel, and so are the rest."""
+    from grader.autograde import GradingOptions
+    from grader.scheduler import autograde
+
+    if failure == "spawn":
+        def refuse(self, request, fds):
+            raise zygote.ZygoteError("refused for the test")
+        monkeypatch.setattr(zygote.Zygote, "spawn", refuse)
+    elif failure == "report":
+        monkeypatch.setattr(zygote, "read_report", lambda fd, timeout: os.close(fd) or "broken")
+    else:
+        def no_start(self, preload, env, timeout=120):
+            raise zygote.ZygoteError("no zygote for the test")
+        monkeypatch.setattr(zygote.Zygote, "__init__", no_start)
+    fresh = KernelPool()
+    monkeypatch.setattr(kernels, "POOL", fresh)
+    import grader.execute
+
+    monkeypatch.setattr(grader.execute, "POOL", fresh)
+    try:
+        results = autograde(REPO, small_class, tmp_path / "out", [EX],
+                            GradingOptions(workers=1, progress=False))
+    finally:
+        fresh.close()
+    assert {r.student: (r.score, r.status) for r in results} == {
+        "full": (100, "ok"), "half": (20, "ok")}
+    assert fresh.zygote_failure is not None
