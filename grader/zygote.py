@@ -60,6 +60,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -157,6 +158,9 @@ class Zygote:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.sock = ours
         command = [sys.executable, "-m", "grader.zygote", str(theirs.fileno()), *self.preload]
+        # What the zygote writes (a traceback if a preload fails) goes to a file, not a pipe
+        # nobody reads while it runs, which would stop it once full.
+        self.stderr = tempfile.TemporaryFile()
         try:
             self.process = subprocess.Popen(
                 command,
@@ -164,7 +168,7 @@ class Zygote:
                 cwd="/",
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
+                stderr=self.stderr,
                 pass_fds=(theirs.fileno(),),
                 start_new_session=True,
             )
@@ -185,7 +189,9 @@ class Zygote:
     def _stderr(self) -> str:
         with contextlib.suppress(Exception):
             self.process.kill()
-            return self.process.communicate(timeout=5)[1].decode(errors="replace")[-2000:]
+            self.process.wait(timeout=5)
+            self.stderr.seek(0)
+            return self.stderr.read().decode(errors="replace")[-2000:]
         return ""
 
     def alive(self) -> bool:
@@ -222,8 +228,7 @@ class Zygote:
             if self.process.poll() is None:
                 self.process.kill()
             self.process.wait(timeout=10)
-        if self.process.stderr is not None:
-            self.process.stderr.close()
+        self.stderr.close()
 
 
 def read_report(fd: int, timeout: float) -> str:
@@ -549,7 +554,7 @@ def _open_lifeline(path: str) -> int:
     deadline = time.monotonic() + SANDBOX_WAIT_SECONDS
     while True:
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
             break
         except OSError as exc:
             if exc.errno != errno.ENXIO or time.monotonic() > deadline:  # no reader yet

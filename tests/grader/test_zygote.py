@@ -211,6 +211,12 @@ def test_the_zygote_preloads_only_libraries_it_knows():
         zygote.Zygote(("os",), sandbox_env(Path("/nonexistent")))
 
 
+def test_a_zygote_whose_preload_fails_says_why(monkeypatch):
+    monkeypatch.setattr(zygote, "ALLOWED_PRELOAD", frozenset({"no_such_module_for_i2dl"}))
+    with pytest.raises(zygote.ZygoteError, match="No module named 'no_such_module_for_i2dl'"):
+        zygote.Zygote(("no_such_module_for_i2dl",), sandbox_env(Path("/nonexistent")))
+
+
 def test_torch_is_preloaded_for_the_pytorch_exercises_only():
     assert zygote.exercise_preload(REPO.solutions / EX / f"{NB}.ipynb") == ()
     torch = zygote.exercise_preload(REPO.solutions / "ex09_pytorch" / "ex09_pytorch.ipynb")
