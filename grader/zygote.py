@@ -384,8 +384,8 @@ def _validate(request: dict, fds: list[int]) -> None:
             raise TypeError(f"{key} must be {kind.__name__}")
     if len(fds) != 1:
         raise ValueError(f"expected 1 file descriptor (the doorbell), got {len(fds)}")
-    if request["uid"] <= 0 or request["sandbox_pid"] <= 1:
-        raise ValueError("bad uid or sandbox pid")
+    if request["uid"] <= 0 or request["sandbox_pid"] <= 1 or not 2 < request["doorbell_fd"] < 1024:
+        raise ValueError("bad uid, sandbox pid or doorbell descriptor")
 
 
 def _children(pid: int) -> list[int]:
@@ -430,10 +430,19 @@ def _placeholder(sandbox_pid: int, uid: int) -> int:
                     return command
         if time.monotonic() > deadline:
             raise ZygoteError(f"the sandbox of process {sandbox_pid} was not ready in time")
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(sandbox_pid, 0)
+        if _ended(sandbox_pid):
+            raise ZygoteError(f"the sandbox of process {sandbox_pid} ended before it was joined")
         time.sleep(wait)
         wait = min(2 * wait, 0.01)
+
+
+def _ended(pid: int) -> bool:
+    """Whether process ``pid`` is gone or a zombie (its parent, the grader, reaps it later)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0] in (b"Z", b"X")
+    except (OSError, IndexError):
+        return True
 
 
 def _join_sandbox(request: dict, fds: list[int], report: int) -> None:
@@ -476,8 +485,12 @@ def _become_kernel(request: dict, fds: list[int], report: int) -> None:
             os.dup2(null, std)
         os.close(null)
         doorbell = request["doorbell_fd"]
-        if doorbell in (0, 1, 2, report):
-            raise ZygoteError(f"doorbell descriptor {doorbell} is taken")
+        if doorbell in (0, 1, 2):
+            raise ZygoteError(f"doorbell descriptor {doorbell} is a standard stream's")
+        if report == doorbell:  # the report pipe moves out of the doorbell's way
+            moved = os.dup(report)
+            os.close(report)
+            report = moved
         if fds[0] != doorbell:
             os.dup2(fds[0], doorbell)
             os.close(fds[0])
