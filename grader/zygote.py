@@ -78,7 +78,6 @@ CLONE_FLAGS = {
     "pid": 0x20000000,
     "net": 0x40000000,
 }
-PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PR_CAPBSET_DROP = 24
 PR_SET_CHILD_SUBREAPER = 36
@@ -309,10 +308,10 @@ def _threads() -> int:
 
 def main(argv: list[str]) -> None:
     """The zygote: preload, say ``ready``, then start a kernel per request until end of file."""
+    # The zygote ends when every copy of the grading process's end of the socket pair is closed,
+    # also when that process is killed (no PR_SET_PDEATHSIG: it would fire when the *thread*
+    # that started the zygote ends, e.g. one of a Dask worker's threads).
     control = socket.socket(fileno=int(argv[0]))
-    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() == 1:
-        os._exit(1)  # the grading process is already gone
     _preload(argv[1:])
     if _threads() != 1:
         # fork() copies only the calling thread: a library that started threads could leave the

@@ -247,6 +247,25 @@ def test_the_zygote_ends_with_the_grading_process_that_started_it():
         proc.stdout.close()
 
 
+def test_the_zygote_outlives_the_thread_that_started_it():
+    """A Dask worker starts kernels from its pool's threads; the zygote must not end with one."""
+    import threading
+
+    started = []
+    thread = threading.Thread(
+        target=lambda: started.append(zygote.Zygote((), sandbox_env(Path("/nonexistent"))))
+    )
+    thread.start()
+    thread.join()
+    z = started[0]
+    try:
+        time.sleep(0.3)
+        assert z.alive()
+    finally:
+        z.close()
+    assert not z.alive()
+
+
 @pytest.fixture(scope="module")
 def small_class(tmp_path_factory):
     from grader.sample import student_version, write_notebook
