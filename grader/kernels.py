@@ -25,6 +25,7 @@ import signal
 import socket
 import stat
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -334,11 +335,11 @@ class SandboxedKernelManager(AsyncKernelManager):
         cmd = _without_debugger(super().format_kernel_cmd(extra_arguments))
         workdir, runtime, limits, (staging, inbox, outbox), uid = self.sandbox
         if self.zygote is not None:
-            # The sandbox runs a placeholder until the forked kernel joins it.
-            where = cmd.index(KERNEL_MODULE)
-            if cmd[where - 1] != "-m" or not Path(cmd[0]).name.startswith("python"):
-                raise zygotes.ZygoteError(f"not a kernel command a zygote can run: {cmd}")
-            self.kernel_argv = cmd[where + 1 :]
+            # The sandbox runs a placeholder until the forked kernel joins it. The zygote runs
+            # this interpreter (and its environment's packages): only its kernels are forked.
+            if cmd[:3] != [sys.executable, "-m", KERNEL_MODULE]:
+                raise zygotes.ZygoteError(f"not a kernel command the zygote can run: {cmd}")
+            self.kernel_argv = cmd[3:]
             cmd = ["cat", str(runtime / LIFELINE)]
         return wrap_kernel_command(
             cmd, workdir, runtime, limits, staging, (inbox, outbox), uid, self.data_masks
@@ -519,22 +520,17 @@ class KernelPool:
         return zygote
 
     def _start(self, settings: KernelSettings, plain: bool = False) -> Kernel:
-        zygote = None if plain else self._zygote(settings)
-        if zygote is None:
-            return Kernel(settings)
-        try:
-            return Kernel(settings, zygote)
-        except zygotes.ZygoteError as exc:
-            if zygote.alive():
-                self.zygote_failure = str(exc)
-            else:  # gone (killed, or with the thread that started it): one new one
-                zygote.close()
-                self.zygote = None
-                if (zygote := self._zygote(settings)) is not None:
-                    with contextlib.suppress(zygotes.ZygoteError):
-                        return Kernel(settings, zygote)
+        """A kernel forked from this process's zygote; a plain one where that fails."""
+        for attempt in range(2):  # a zygote found gone (killed) is started once more
+            zygote = None if plain else self._zygote(settings)
+            if zygote is None:
+                break
+            try:
+                return Kernel(settings, zygote)
+            except zygotes.ZygoteError as exc:
+                if zygote.alive() or attempt == 1:
                     self.zygote_failure = str(exc)
-            return Kernel(settings)
+        return Kernel(settings)
 
     def take(self, settings: KernelSettings) -> Kernel:
         if self._cleanup_pid != os.getpid():
