@@ -178,6 +178,21 @@ def test_discarding_a_forked_kernel_ends_every_process_of_its_sandbox(pool):
     assert _uid_processes(uid) == []
 
 
+def test_a_zygote_that_was_killed_is_started_again(pool):
+    first = Running(pool)
+    first.close()
+    killed = pool.zygote
+    killed.process.kill()
+    killed.process.wait()
+    second = Running(pool)
+    try:
+        assert second.kernel.forked and pool.zygote is not killed and pool.zygote.alive()
+        assert pool.zygote_failure is None
+        assert second.value("6 * 7") == 42
+    finally:
+        second.close()
+
+
 def test_the_zygote_refuses_a_process_tree_that_is_not_a_sandbox(tmp_path):
     """Three processes like bubblewrap's (outer, init, command as the kernel's user), but in
     the grader's own namespaces: the kernel must not start there."""
