@@ -92,6 +92,8 @@ BASE_PRELOAD = ("grader.kernel_side",)
 ALLOWED_PRELOAD = frozenset({"numpy", "torch", "torch._dynamo", "torch.optim"})
 # How long a kernel waits for its sandbox to be built before it gives up.
 SANDBOX_WAIT_SECONDS = 30.0
+# How long the grading process waits for the zygote to answer a request.
+SPAWN_REPLY_SECONDS = 60.0
 MAX_MESSAGE = 1 << 16
 
 
@@ -183,7 +185,8 @@ class Zygote:
             error = self._stderr()
             self.close()
             raise ZygoteError(f"the zygote did not start: {reply[:200]!r} {error}")
-        self.sock.settimeout(None)
+        # It answers a request as soon as it has forked; a zygote that does not is stuck.
+        self.sock.settimeout(SPAWN_REPLY_SECONDS)
 
     def _stderr(self) -> str:
         with contextlib.suppress(Exception):
@@ -236,13 +239,14 @@ def read_report(fd: int, timeout: float) -> str:
 
     chunks = []
     deadline = time.monotonic() + timeout
+    waiting = select.poll()  # (not select.select: descriptors may be numbered above 1023)
+    waiting.register(fd, select.POLLIN)
     try:
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
                 return "".join(chunks) or f"no report in {timeout:.0f} s"
-            ready, _, _ = select.select([fd], [], [], left)
-            if not ready:
+            if not waiting.poll(left * 1000):
                 continue
             chunk = os.read(fd, 4096)
             if not chunk:

@@ -193,6 +193,24 @@ def test_a_zygote_that_was_killed_is_started_again(pool):
         second.close()
 
 
+def test_a_stuck_zygote_costs_a_bounded_wait_then_kernels_start_the_plain_way(pool, monkeypatch):
+    monkeypatch.setattr(zygote, "SPAWN_REPLY_SECONDS", 1.0)
+    first = Running(pool)
+    first.close()
+    stuck = pool.zygote
+    os.kill(stuck.process.pid, signal.SIGSTOP)
+    try:
+        second = Running(pool)
+        try:
+            assert not second.kernel.forked
+            assert "timed out" in pool.zygote_failure
+            assert second.value("6 * 7") == 42
+        finally:
+            second.close()
+    finally:
+        os.kill(stuck.process.pid, signal.SIGCONT)
+
+
 def test_the_zygote_refuses_a_process_tree_that_is_not_a_sandbox(tmp_path):
     """Three processes like bubblewrap's (outer, init, command as the kernel's user), but in
     the grader's own namespaces: the kernel must not start there."""
