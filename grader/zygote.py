@@ -533,7 +533,6 @@ def _become_kernel(request: dict, fds: list[int], report: int) -> None:
             raise ZygoteError("the kernel's process kept privileges")
         os.environ.clear()
         os.environ.update(request["env"])
-        os.umask(0o022)
         if sys.path and sys.path[0] == "/":  # the zygote's "-m" folder: the kernel's is its own
             sys.path[0] = request["workdir"]
         sys.argv = [str(Path(__file__).with_name("kernel_launch.py")), *request["argv"]]

@@ -111,6 +111,9 @@ def test_a_forked_kernel_runs_unprivileged_alone_in_its_sandbox(pool):
             "TERM", "CLICOLOR", "FORCE_COLOR", "CLICOLOR_FORCE", "PAGER", "GIT_PAGER",
             "MPLBACKEND"}
         assert running.value("__import__('sys').path[0]") == str(SANDBOX_WORKDIR)
+        mine = os.umask(0o022)
+        os.umask(mine)
+        assert running.value("__import__('os').umask(0o022)") == mine  # the grader's, as plain
         limits = running.value(
             "[__import__('resource').getrlimit(getattr(__import__('resource'), n)) for n in "
             "('RLIMIT_AS', 'RLIMIT_CPU', 'RLIMIT_NPROC', 'RLIMIT_FSIZE', 'RLIMIT_NOFILE')]")
