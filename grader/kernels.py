@@ -147,11 +147,8 @@ def _kernel_base() -> str:
 
 def _process_start(pid: int) -> str:
     """When process ``pid`` started (clock ticks since boot, from /proc), or "" if unknown."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            return fh.read().rsplit(b")", 1)[1].split()[19].decode()
-    except (OSError, IndexError):
-        return ""
+    fields = zygotes.proc_stat(pid)
+    return fields[19].decode() if fields is not None and len(fields) > 19 else ""
 
 
 def _owner_alive(owner: str) -> bool | None:
@@ -469,10 +466,9 @@ class Kernel:
             run_sync(self.km.cleanup_resources)()
         if getattr(self, "rpc", None) is not None:
             self.rpc.close()
-        report = getattr(self.km, "zygote_report", None) if hasattr(self, "km") else None
+        report, self.km.zygote_report = self.km.zygote_report, None
         if report is not None:
             os.close(report)
-            self.km.zygote_report = None
         shutil.rmtree(self.root, ignore_errors=True)
 
 

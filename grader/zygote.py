@@ -391,6 +391,16 @@ def _validate(request: dict, fds: list[int]) -> None:
         raise ValueError("bad uid, sandbox pid or doorbell descriptor")
 
 
+def proc_stat(pid: int) -> list[bytes] | None:
+    """The fields of ``/proc/<pid>/stat`` after the command name (the state first, then the
+    parent's pid...), or None if the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
 def _children(pid: int) -> list[int]:
     try:
         with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as fh:
@@ -399,10 +409,9 @@ def _children(pid: int) -> list[int]:
         children = []
         for name in os.listdir("/proc"):
             if name.isdigit():
-                with contextlib.suppress(OSError, IndexError, ValueError):
-                    with open(f"/proc/{name}/stat", "rb") as fh:
-                        if int(fh.read().rsplit(b")", 1)[1].split()[1]) == pid:
-                            children.append(int(name))
+                fields = proc_stat(int(name))
+                if fields is not None and fields[1] == str(pid).encode():
+                    children.append(int(name))
         return children
 
 
@@ -441,11 +450,8 @@ def _placeholder(sandbox_pid: int, uid: int) -> int:
 
 def _ended(pid: int) -> bool:
     """Whether process ``pid`` is gone or a zombie (its parent, the grader, reaps it later)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            return fh.read().rsplit(b")", 1)[1].split()[0] in (b"Z", b"X")
-    except (OSError, IndexError):
-        return True
+    fields = proc_stat(pid)
+    return fields is None or fields[0] in (b"Z", b"X")
 
 
 def _join_sandbox(request: dict, fds: list[int], report: int) -> None:
