@@ -9,6 +9,7 @@ unrelated to the images fails exactly those two tests.
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -330,3 +331,31 @@ def test_the_hidden_loader_test_tells_samples_apart_even_if_random_pixels_coinci
     namespace = run_hidden_region(EX, "test_make_loaders", _FlatRandom,
                                   "import torch\nfrom i2dl.training import make_loader", answer)
     assert namespace["_val_rows"] == list(range(namespace["_n_val"]))
+
+
+
+def test_the_hidden_save_load_test_saves_in_the_kernels_working_folder(tmp_path, monkeypatch):
+    # The hidden region of test_save_load has the student's save_model write a file. It must go
+    # to the kernel's working folder, which the grader removes with the kernel whether or not
+    # there is a sandbox; a path in /tmp outlived every unsandboxed kernel.
+    import tempfile
+
+    import numpy as np
+
+    from grader.sample import strip_solution_markers
+
+    work, temp = tmp_path / "work", tmp_path / "temp"
+    work.mkdir()
+    temp.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    monkeypatch.setenv("TMPDIR", str(temp))
+    cells = solution_cells(EX)
+    answers = [strip_solution_markers(cells[cell]) for cell in ("shape_cnn", "save_load")]
+    setup = ("import torch\nfrom torch import nn\n"
+             "CLASSES = ('circle', 'square', 'triangle', 'cross')\n")
+    namespace = run_hidden_region(EX, "test_save_load", np.random.default_rng, setup, *answers,
+                                  "model = ShapeCNN()")
+    assert not os.path.isabs(namespace["_path"])
+    assert [p.name for p in work.iterdir()] == [os.path.basename(namespace["_path"])]
+    assert list(temp.iterdir()) == []
