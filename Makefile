@@ -27,9 +27,13 @@ demo: $(STAMP)
 	$(BIN)/i2dl-grader demo
 
 # Test files are spread over the cores; each file stays on one worker (loadfile), so the
-# expensive session fixtures that grade a whole class run once.
+# expensive session fixtures that grade a whole class run once. PYTHONDONTWRITEBYTECODE is
+# cleared for the run: pytest keeps the test modules it rewrites (for its assertion messages)
+# as bytecode, which a shell that sets the variable forbids, and then every pytest process
+# rewrites all of them again (3 of its 9 s of collection here). The bytecode goes to
+# __pycache__ folders, which git ignores.
 test: $(STAMP)
-	$(BIN)/python -m pytest -n auto --dist loadfile
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n auto --dist loadfile
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

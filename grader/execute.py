@@ -38,7 +38,7 @@ from grader.kernel_side import is_memory_error
 from grader.kernels import POOL, KernelSettings
 from grader.remote import Channel, RemoteDied, RemoteOutOfMemory, RemoteTimeout, run_hidden
 from grader.sandbox import Limits
-from grader.zygote import ZygoteError, exercise_preload
+from grader.zygote import MATPLOTLIB, ZygoteError, exercise_preload
 from i2dl.budgets import CELL_SECONDS, NOTEBOOK_SECONDS
 
 # Outcomes of the notebooks executed in this process: (student, exercise, notebook) -> outcome.
@@ -137,6 +137,9 @@ class SandboxedExecute(Execute):
         reply, and a subscription made a moment earlier usually misses that message. Here the
         kernel is asked again at growing intervals until an IOPub message arrives.
         """
+        if self._kernel.forked and self._reads_own_matplotlibrc():
+            self._kernel = POOL.replace_forked(self._kernel, None)
+            self.km = self._kernel.km
         try:
             self._kernel.confirm_started(self.startup_timeout)
         except ZygoteError as exc:
@@ -165,6 +168,18 @@ class SandboxedExecute(Execute):
         return self.kc
 
     start_new_kernel_client = run_sync(async_start_new_kernel_client)
+
+    def _reads_own_matplotlibrc(self) -> bool:
+        """Whether the kernel must start the plain way to read the hand-in's own matplotlibrc.
+
+        matplotlib reads a ``matplotlibrc`` in the working folder when it is imported. A kernel
+        forked from a zygote that preloaded matplotlib has imported it already, before the files
+        handed in were copied next to the notebook (:mod:`grader.zygote`).
+        """
+        if not set(self._kernel.settings.preload) & set(MATPLOTLIB):
+            return False
+        folder = Path(self.resources.get("metadata", {}).get("path") or os.getcwd())
+        return os.path.lexists(folder / "matplotlibrc")
 
     def _cleanup_kernel(self) -> None:
         if self.kc is not None:

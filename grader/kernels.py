@@ -36,6 +36,7 @@ from jupyter_core.utils import run_sync
 
 from grader import zygote as zygotes
 from grader.kernel_side import startup_line
+from grader.mpl_cache import font_list
 from grader.sandbox import (
     Limits,
     kernel_uid,
@@ -508,7 +509,7 @@ class KernelPool:
         if zygote is None:
             try:
                 zygote = self.zygote = zygotes.Zygote(
-                    settings.preload, sandbox_env(Path("/nonexistent"))
+                    settings.preload, sandbox_env(Path("/nonexistent")), font_list=font_list()
                 )
             except zygotes.ZygoteError as exc:
                 self.zygote_failure = str(exc)
@@ -546,8 +547,12 @@ class KernelPool:
                 self.spare = None
         return kernel
 
-    def replace_forked(self, kernel: Kernel, reason: str) -> Kernel:
-        """A plain kernel instead of a forked one that failed to start; no more zygotes here."""
+    def replace_forked(self, kernel: Kernel, reason: str | None) -> Kernel:
+        """A plain kernel instead of a forked one that failed to start (``reason``): no more
+        zygotes here. Without a reason, just this once (the notebook needs a plain kernel)."""
+        if reason is None:
+            kernel.discard()
+            return self._start(kernel.settings, plain=True)
         self.zygote_failure = reason
         kernel.discard()
         if self.spare is not None and self.spare.forked:

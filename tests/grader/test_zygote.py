@@ -253,11 +253,76 @@ def test_a_zygote_whose_preload_fails_says_why(monkeypatch):
         zygote.Zygote(("no_such_module_for_i2dl",), sandbox_env(Path("/nonexistent")))
 
 
-def test_torch_is_preloaded_for_the_pytorch_exercises_only():
-    assert zygote.exercise_preload(REPO.solutions / EX / f"{NB}.ipynb") == ()
-    torch = zygote.exercise_preload(REPO.solutions / "ex09_pytorch" / "ex09_pytorch.ipynb")
-    assert torch == ("torch", "torch._dynamo")
+def test_torch_and_matplotlib_are_preloaded_for_the_exercises_that_import_them():
+    def preload(exercise):
+        return zygote.exercise_preload(REPO.solutions / exercise / f"{exercise}.ipynb")
+
+    assert preload(EX) == ()  # ex03 imports neither
+    assert preload("ex01_linear_regression") == ("matplotlib.pyplot",)
+    assert preload("ex08_cnn_layers") == ("torch", "torch._dynamo")
+    assert preload("ex09_pytorch") == ("torch", "torch._dynamo", "matplotlib.pyplot")
     assert zygote.exercise_preload(None) == ()
+
+
+# What matplotlib decided when it was imported, and what it draws.
+MATPLOTLIB_STATE = """(
+    __import__('matplotlib').get_backend(), __import__('matplotlib').get_configdir(),
+    __import__('matplotlib').get_cachedir(), __import__('matplotlib').is_interactive(),
+    sorted((k, repr(v)) for k, v in __import__('matplotlib').rcParams.items()),
+    sorted(f.fname for f in __import__('matplotlib.font_manager').font_manager.fontManager.ttflist),
+    [f for f in __import__('os').listdir('/tmp') if not f.startswith('i2dl-kernel-')],
+)"""
+
+
+def _displayed(running: Running, code: str) -> list[str]:
+    """The MIME types of what ``code`` displays (matplotlib's inline figures among them)."""
+    shown: list[str] = []
+
+    def hook(msg):
+        if msg["msg_type"] in ("display_data", "execute_result"):
+            shown.extend(sorted(msg["content"]["data"]))
+        elif msg["msg_type"] == "error":
+            shown.append("ERROR " + msg["content"]["evalue"])
+
+    run_sync(running.client.execute_interactive)(code, timeout=60, output_hook=hook)
+    return shown
+
+
+def test_a_kernel_finds_preloaded_matplotlib_as_its_own_import_would_leave_it(pool):
+    settings = KernelSettings(SETTINGS.kernel_name, LIMITS, SETTINGS.extra_arguments,
+                              preload=("matplotlib.pyplot",))
+    plain_pool = KernelPool()
+    plain_pool.want_spare = False
+    plain_pool.zygote_failure = "plain kernels for the comparison"
+    forked, plain = Running(pool, settings), Running(plain_pool, settings)
+    try:
+        assert forked.kernel.forked and not plain.kernel.forked
+        assert forked.value("'matplotlib.pyplot' in __import__('sys').modules") is True
+        assert plain.value("'matplotlib' in __import__('sys').modules") is False
+        plot = "import matplotlib.pyplot as plt\nplt.plot([1, 3, 2])\nplt.title('x')\nplt.show()"
+        assert _displayed(forked, plot) == _displayed(plain, plot) == ["image/png", "text/plain"]
+        state = forked.value(MATPLOTLIB_STATE)
+        assert state == plain.value(MATPLOTLIB_STATE)
+        assert state[:4] == ("module://matplotlib_inline.backend_inline", "/tmp", "/tmp", True)
+    finally:
+        forked.close()
+        plain.close()
+        plain_pool.close()
+
+
+def test_a_zygote_keeps_what_matplotlib_writes_out_of_the_machines_tmp():
+    import glob
+
+    before = set(glob.glob("/tmp/fontlist-v*.json"))
+    z = zygote.Zygote(("matplotlib.pyplot",), sandbox_env(Path("/nonexistent")), font_list=None)
+    try:
+        # Without a font list to start from, its matplotlib built one: in its own /tmp.
+        assert glob.glob(f"/proc/{z.process.pid}/root/tmp/fontlist-v*.json")
+        assert os.stat(f"/proc/{z.process.pid}/ns/mnt").st_ino != os.stat(
+            "/proc/self/ns/mnt").st_ino
+    finally:
+        z.close()
+    assert set(glob.glob("/tmp/fontlist-v*.json")) == before
 
 
 def test_the_zygote_ends_with_the_grading_process_that_started_it():
@@ -338,7 +403,7 @@ def test_grading_goes_on_with_plain_kernels_when_the_zygote_fails(
     elif failure == "report":
         monkeypatch.setattr(zygote, "read_report", lambda fd, timeout: os.close(fd) or "broken")
     else:
-        def no_start(self, preload, env, timeout=120):
+        def no_start(self, preload, env, timeout=120, font_list=None):
             raise zygote.ZygoteError("no zygote for the test")
         monkeypatch.setattr(zygote.Zygote, "__init__", no_start)
     fresh = KernelPool()
@@ -354,3 +419,37 @@ def test_grading_goes_on_with_plain_kernels_when_the_zygote_fails(
     assert {r.student: (r.score, r.status) for r in results} == {
         "full": (100, "ok"), "half": (20, "ok")}
     assert fresh.zygote_failure is not None
+
+
+def test_a_hand_in_with_its_own_matplotlibrc_gets_a_kernel_that_reads_it(tmp_path):
+    """matplotlib reads a matplotlibrc next to the notebook when it is imported; a zygote has
+    imported it before, so that notebook is graded in a plain kernel, and only that one."""
+    import json
+
+    import nbformat
+
+    from grader.sample import student_version, write_notebook
+
+    exercise = "ex01_linear_regression"
+    nb = student_version(REPO, exercise, exercise)
+    nb.cells.append(nbformat.v4.new_code_cell(
+        "import os, matplotlib.pyplot as plt\n"
+        "print('CHECK', os.getppid(), plt.rcParams['lines.linewidth'])"))
+    subs = tmp_path / "submissions"
+    for student in ("a_own_rc", "b_default"):
+        write_notebook(nb, subs / student / exercise / f"{exercise}.ipynb")
+    (subs / "a_own_rc" / exercise / "matplotlibrc").write_text("lines.linewidth: 7.5\n")
+    out = tmp_path / "out"
+    proc = run_cli("autograde", str(subs), "--out", str(out), "--exercise", exercise,
+                   "--workers", "1", "--no-progress")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    printed = {}
+    for student in ("a_own_rc", "b_default"):
+        graded = json.loads((out / "autograded" / student / exercise / f"{exercise}.ipynb")
+                            .read_text())
+        text = "".join("".join(o.get("text", "")) for o in graded["cells"][-1]["outputs"])
+        printed[student] = text.split()[1:]
+    # A plain kernel's parent is the sandbox's init (1); a forked kernel's is outside it (0).
+    assert printed == {"a_own_rc": ["1", "7.5"], "b_default": ["0", "1.5"]}
+    assert {s: g["score"] for s, g in read_grades(out).items()} == {
+        "a_own_rc": "100", "b_default": "100"}
