@@ -38,7 +38,9 @@ after the switch to the unprivileged user, with no capabilities left (bounding s
 matplotlib reads its settings and font list when it is imported, from the folder the sandbox's
 environment names (``MPLCONFIGDIR=/tmp``), and remembers that folder. A zygote that preloads it
 first gives itself a /tmp of its own (a private mount namespace and tmpfs) holding what a
-sandbox's /tmp holds, matplotlib's font list (:mod:`grader.mpl_cache`), and sets ``MPLBACKEND``
+sandbox's /tmp holds: matplotlib's font list (:mod:`grader.mpl_cache`) and, bound back as the
+sandbox binds them, the folders Python imports from where they are in /tmp (a checkout cloned
+there). It also sets ``MPLBACKEND``
 as ipykernel sets it in every kernel; a kernel then finds matplotlib with the same settings,
 fonts, folders and backend as its own import would have left it. matplotlib also reads a
 ``matplotlibrc`` in the working folder: a notebook handed in with one is graded in a plain
@@ -109,7 +111,7 @@ ALLOWED_PRELOAD = frozenset(
 MATPLOTLIB = ("matplotlib", "matplotlib.pyplot")
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"  # what ipykernel sets MPLBACKEND to
 CLONE_NEWNS = 0x00020000
-MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x4000, 0x40000
+MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x1000, 0x4000, 0x40000
 # How long a kernel waits for its sandbox to be built before it gives up.
 SANDBOX_WAIT_SECONDS = 30.0
 # How long the grading process waits for the zygote to answer a request.
@@ -328,24 +330,64 @@ def _prctl(option: int, arg: int = 0, arg3: int = 0) -> None:
     _check(_c().prctl(option, arg, arg3, 0, 0), f"prctl({option})")
 
 
-def _private_tmp(font_list: str | None) -> None:
-    """Give this process a /tmp of its own, as a sandbox's: empty but for matplotlib's font list.
+def _private_tmp(font_list: str | None) -> bool:
+    """Give this process a /tmp of its own, as a sandbox's: empty but for matplotlib's font list
+    and the folders Python imports from, where they are in /tmp (bound back, as the sandbox binds
+    them). Returns False, changing nothing, where that cannot be done.
 
     matplotlib, told by the sandbox's environment to keep its files in /tmp, reads its settings
     and font list there when it is imported, and remembers the folder; the kernels, which run in
     sandboxes, find the same folder holding the same files. Nothing written here reaches the
     machine's /tmp (the mount is private to this process's own mount namespace).
     """
+    keep = _import_roots_in_tmp()
+    if keep is None:
+        return False
     fonts = Path(font_list).read_bytes() if font_list else None  # (it may itself be in /tmp)
     libc = _c()
     libc.mount.argtypes = [ctypes.c_char_p] * 3 + [ctypes.c_ulong, ctypes.c_char_p]
     libc.unshare.argtypes = [ctypes.c_int]
     _check(libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
     _check(libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
-    options = b"mode=1777,size=67108864"
-    _check(libc.mount(b"tmpfs", b"/tmp", b"tmpfs", MS_NOSUID | MS_NODEV, options), "mount /tmp")
+    old = os.open("/tmp", os.O_PATH | os.O_DIRECTORY)  # the machine's /tmp, to bind from
+    try:
+        options = b"mode=1777,size=67108864"
+        _check(libc.mount(b"tmpfs", b"/tmp", b"tmpfs", MS_NOSUID | MS_NODEV, options), "mount /tmp")
+        for folder in keep:
+            source = f"/proc/self/fd/{old}/{os.path.relpath(folder, '/tmp')}"
+            os.makedirs(folder, mode=0o755, exist_ok=True)
+            _check(libc.mount(source.encode(), folder.encode(), None, MS_BIND | MS_REC, None),
+                   f"mount --rbind {folder}")
+    finally:
+        os.close(old)
     if fonts is not None:
         (Path("/tmp") / Path(font_list).name).write_bytes(fonts)
+    return True
+
+
+def _import_roots_in_tmp() -> list[str] | None:
+    """The folders in /tmp that this Python imports from (its installation, its environment,
+    its path, the course's packages), outermost only; None if /tmp itself is one of them."""
+    import importlib.util
+
+    candidates = {sys.prefix, sys.base_prefix, *(p for p in sys.path if p)}
+    for name in ("grader", "i2dl"):
+        spec = importlib.util.find_spec(name)
+        candidates.update(spec.submodule_search_locations or () if spec else ())
+    tmp = os.path.realpath("/tmp")
+    inside: set[str] = set()
+    for path in candidates:
+        for form in (os.path.abspath(path), os.path.realpath(path)):
+            if form == tmp or form == "/tmp":
+                return None
+            for base in {tmp, "/tmp"}:
+                if form.startswith(base + "/") and os.path.isdir(form):
+                    inside.add("/tmp" + form[len(base):])
+    outermost: list[str] = []
+    for folder in sorted(inside):
+        if not any(folder.startswith(kept + "/") for kept in outermost):
+            outermost.append(folder)
+    return outermost
 
 
 def _preload(modules: list[str]) -> None:
@@ -378,8 +420,10 @@ def main(argv: list[str]) -> None:
     if modules[:1] == ["--font-list"]:
         font_list, modules = modules[1], modules[2:]
     if set(modules) & set(MATPLOTLIB):
-        _private_tmp(font_list)
-        os.environ["MPLBACKEND"] = INLINE_BACKEND
+        if _private_tmp(font_list):
+            os.environ["MPLBACKEND"] = INLINE_BACKEND
+        else:  # kernels import it themselves
+            modules = [m for m in modules if m not in MATPLOTLIB]
     _preload(modules)
     os.environ.pop("MPLBACKEND", None)  # (each kernel takes the sandbox's environment)
     if _threads() != 1:

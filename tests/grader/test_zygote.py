@@ -453,3 +453,36 @@ def test_a_hand_in_with_its_own_matplotlibrc_gets_a_kernel_that_reads_it(tmp_pat
     assert printed == {"a_own_rc": ["1", "7.5"], "b_default": ["0", "1.5"]}
     assert {s: g["score"] for s, g in read_grades(out).items()} == {
         "a_own_rc": "100", "b_default": "100"}
+
+
+def test_a_zygote_whose_code_is_in_tmp_still_imports_it_after_taking_a_tmp_of_its_own(
+    tmp_path, monkeypatch
+):
+    """A checkout and environment in /tmp (as CI clones them) stay importable once the zygote has
+    mounted its own /tmp: the folders Python imports from are bound back into it. Here a Python
+    environment in /tmp takes the libraries from this one's but the grader from a copy in /tmp."""
+    import shutil
+    import sysconfig
+    import tempfile
+
+    assert tmp_path.resolve().is_relative_to(Path(tempfile.gettempdir()).resolve())
+    code = tmp_path / "code"
+    for package in ("grader", "i2dl"):
+        shutil.copytree(REPO.root / package, code / package,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    purelib = subprocess.run([venv / "bin" / "python", "-c",
+                              "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                             check=True, capture_output=True, text=True).stdout.strip()
+    Path(purelib, "libraries.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    monkeypatch.setattr(sys, "executable", str(venv / "bin" / "python"))
+    env = {**sandbox_env(Path("/nonexistent")), "PYTHONPATH": str(code)}
+    z = zygote.Zygote(("matplotlib.pyplot",), env, font_list=None)
+    try:
+        root = Path(f"/proc/{z.process.pid}/root")
+        assert (root / str(code).lstrip("/") / "grader" / "kernel_side.py").is_file()
+        assert (root / str(venv).lstrip("/") / "pyvenv.cfg").is_file()
+        assert sorted(p.name for p in (root / "tmp").iterdir() if p.name.startswith("fontlist"))
+    finally:
+        z.close()
