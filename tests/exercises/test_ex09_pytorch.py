@@ -14,7 +14,7 @@ import os
 import pytest
 
 from grader.sample import student_version, write_notebook
-from tests.exercises.conftest import run_hidden_region, solution_cells
+from tests.exercises.conftest import ONE_WORKER, run_hidden_region, solution_cells
 from tests.grader.conftest import REPO, read_grades, run_cli
 
 pytestmark = pytest.mark.ex09
@@ -245,7 +245,8 @@ def graded(tmp_path_factory):
     for student, nb in students.items():
         write_notebook(nb, subs / student / EX / f"{NB}.ipynb")
     out = root / "out"
-    proc = run_cli("autograde", str(subs), "--out", str(out), "--exercise", EX, "--no-progress")
+    proc = run_cli("autograde", str(subs), "--out", str(out), "--exercise", EX, "--no-progress",
+                   *ONE_WORKER)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads((out / "report.json").read_text())
     failed = {  # student -> {grade_id of a test that lost points: its error}
