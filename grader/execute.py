@@ -178,8 +178,11 @@ class SandboxedExecute(Execute):
         """
         if not set(self._kernel.settings.preload) & set(MATPLOTLIB):
             return False
-        folder = Path(self.resources.get("metadata", {}).get("path") or os.getcwd())
-        return os.path.lexists(folder / "matplotlibrc")
+        return os.path.lexists(self._handed_in_folder() / "matplotlibrc")
+
+    def _handed_in_folder(self) -> Path:
+        """The folder of the notebook handed in (its other files are copied in with it)."""
+        return Path(self.resources.get("metadata", {}).get("path") or os.getcwd())
 
     def _cleanup_kernel(self) -> None:
         if self.kc is not None:
@@ -189,8 +192,7 @@ class SandboxedExecute(Execute):
 
     def _copy_in_files(self) -> None:
         """Files handed in next to the notebook, copied into the kernel's working folder."""
-        folder = Path(self.resources.get("metadata", {}).get("path") or os.getcwd())
-        files = self._kernel.stage_files(folder)
+        files = self._kernel.stage_files(self._handed_in_folder())
         if files:
             reply = run_sync(self.kc.execute_interactive)(
                 self._kernel.copy_in_code(files), silent=True, store_history=False, timeout=60

@@ -40,9 +40,9 @@ environment names (``MPLCONFIGDIR=/tmp``), and remembers that folder. A zygote t
 first gives itself a /tmp of its own (a private mount namespace and tmpfs) holding what a
 sandbox's /tmp holds: matplotlib's font list (:mod:`grader.mpl_cache`) and, bound back as the
 sandbox binds them, the folders Python imports from where they are in /tmp (a checkout cloned
-there). It also sets ``MPLBACKEND``
-as ipykernel sets it in every kernel; a kernel then finds matplotlib with the same settings,
-fonts, folders and backend as its own import would have left it. matplotlib also reads a
+there). It also sets ``MPLBACKEND`` as ipykernel sets it in every kernel; a kernel then finds
+matplotlib with the same settings, fonts, folders and backend as its own import would have left
+it. matplotlib also reads a
 ``matplotlibrc`` in the working folder: a notebook handed in with one is graded in a plain
 kernel (:meth:`grader.execute.SandboxedExecute._reads_own_matplotlibrc`).
 
@@ -105,9 +105,7 @@ BASE_PRELOAD = ("grader.kernel_side",)
 ALLOWED_PRELOAD = frozenset(
     {"numpy", "torch", "torch._dynamo", "torch.optim", "matplotlib", "matplotlib.pyplot"}
 )
-# matplotlib reads its settings and font list at import. A zygote that preloads it does so in a
-# /tmp of its own that holds what a sandbox's /tmp holds (the font list, grader.mpl_cache), with
-# the backend ipykernel selects, so that a kernel finds matplotlib as if it had imported it.
+# Preloaded in a /tmp of the zygote's own (see the module's docstring).
 MATPLOTLIB = ("matplotlib", "matplotlib.pyplot")
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"  # what ipykernel sets MPLBACKEND to
 CLONE_NEWNS = 0x00020000
