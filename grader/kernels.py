@@ -550,14 +550,12 @@ class KernelPool:
     def replace_forked(self, kernel: Kernel, reason: str | None) -> Kernel:
         """A plain kernel instead of a forked one that failed to start (``reason``): no more
         zygotes here. Without a reason, just this once (the notebook needs a plain kernel)."""
-        if reason is None:
-            kernel.discard()
-            return self._start(kernel.settings, plain=True)
-        self.zygote_failure = reason
         kernel.discard()
-        if self.spare is not None and self.spare.forked:
-            self.spare.discard()
-            self.spare = None
+        if reason is not None:
+            self.zygote_failure = reason
+            if self.spare is not None and self.spare.forked:
+                self.spare.discard()
+                self.spare = None
         return self._start(kernel.settings, plain=True)
 
     def close(self) -> None:
