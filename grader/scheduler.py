@@ -146,14 +146,15 @@ def _one_transaction(gb: Gradebook) -> Iterator[None]:
     session.commit()
 
 
-def record_in_gradebook(db_url: str, results: list[NotebookResult], keep_manual: bool) -> None:
-    """Write one hand-in's scores into the class gradebook (replacing earlier ones).
+def record_in_gradebook(gb: Gradebook, results: list[NotebookResult], keep_manual: bool) -> None:
+    """Write one hand-in's scores into the class gradebook ``gb`` (replacing earlier ones), in
+    one transaction: on an error nothing of this hand-in is written, and ``gb`` stays usable.
 
     Written answers the autograder cannot score stay marked "needs manual grade" for Formgrader.
     With ``keep_manual`` (the same work graded again), scores, extra credit and comments an
     instructor entered by hand are kept; a changed hand-in starts without them.
     """
-    with Gradebook(db_url, COURSE_ID) as gb, _one_transaction(gb):
+    with _one_transaction(gb):
         student = results[0].student
         gb.update_or_create_student(student)
         # A grade's or comment's ``name`` is its cell's, loaded one query per grade: read them
@@ -317,6 +318,8 @@ def run_class(
             flush=True,
         )
 
+    gradebook: Gradebook | None = None
+
     def finish(
         sub: StudentSubmission,
         digest: str,
@@ -324,9 +327,12 @@ def run_class(
         files: dict[str, bytes],
         notes: list[str],
     ) -> None:
+        nonlocal gradebook
         _write_student_files(out, sub.student, files)
         previous = journal.get(sub.student)
-        record_in_gradebook(db_url, graded, keep_manual=bool(previous and previous[0] == digest))
+        if gradebook is None:  # opened once a run: opening checks every table and the course
+            gradebook = Gradebook(db_url, COURSE_ID)
+        record_in_gradebook(gradebook, graded, keep_manual=bool(previous and previous[0] == digest))
         _append_journal(out, sub.student, digest, graded, notes)
         results[sub.student], warnings[sub.student] = graded, notes
         progress.update(sub.student, graded)
@@ -391,6 +397,8 @@ def run_class(
     finally:
         progress.close()
         pool.close()
+        if gradebook is not None:
+            gradebook.close()
         shutil.rmtree(out / ".workers", ignore_errors=True)
     ordered = [r for student in sorted(results) for r in results[student]]
     notes = [isolation] if isolation.startswith("WARNING") else []

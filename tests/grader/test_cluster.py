@@ -96,8 +96,19 @@ def test_the_cluster_grades_exactly_as_this_machine_does(class_folder, local, cl
 
     # A cluster worker outlives the run: it keeps one fresh kernel for the next run's first
     # hand-in (a local worker does not, see test_scheduler).
+    def diagnostics() -> tuple:
+        import dask
+
+        return tuple(dask.config.get(f"distributed.{key}") for key in (
+            "worker.profile.enabled", "admin.tick.interval", "worker.memory.monitor-interval",
+            "admin.system-monitor.interval",
+        ))
+
     with Client(cluster.address, timeout=10, set_as_default=False) as client:
         assert list(client.run(spare_booted).values()) == [True, True]
+        # the workers run with GRADING_DASK_ENV: no 10 ms profiler, no 20 ms event-loop checks
+        assert set(client.run(diagnostics).values()) == {(False, "1s", "1s", "2s")}
+        assert client.run_on_scheduler(diagnostics)[1:2] == ("1s",)
 
 
 def test_a_worker_killed_mid_run_costs_nothing(class_folder, local, cluster, tmp_path):

@@ -125,14 +125,15 @@ def test_recording_a_hand_in_again_is_all_or_nothing(small_class, tmp_path, monk
     def fails(self, *args, **kwargs):
         raise RuntimeError("the disk went away")
 
-    monkeypatch.setattr(Gradebook, "add_submission", fails)
-    with pytest.raises(RuntimeError, match="the disk went away"):
-        record_in_gradebook(db_url, results, keep_manual=False)
-    monkeypatch.undo()
-    with Gradebook(db_url, COURSE_ID) as gb:
-        assert gb.find_submission_notebook(NB, EX, "half").score == 20
-        assert len(gb.find_assignment(EX).submissions) == 3
-    record_in_gradebook(db_url, results, keep_manual=False)
+    with Gradebook(db_url, COURSE_ID) as kept_open:  # as a grading run keeps it
+        monkeypatch.setattr(Gradebook, "add_submission", fails)
+        with pytest.raises(RuntimeError, match="the disk went away"):
+            record_in_gradebook(kept_open, results, keep_manual=False)
+        monkeypatch.undo()
+        with Gradebook(db_url, COURSE_ID) as gb:
+            assert gb.find_submission_notebook(NB, EX, "half").score == 20
+            assert len(gb.find_assignment(EX).submissions) == 3
+        record_in_gradebook(kept_open, results, keep_manual=False)  # still usable
     with Gradebook(db_url, COURSE_ID) as gb:
         assert gb.find_submission_notebook(NB, EX, "half").score == 20
         assert len(gb.find_assignment(EX).submissions) == 3
