@@ -32,6 +32,19 @@ def small_class(tmp_path_factory):
     return subs
 
 
+@pytest.fixture(scope="module")
+def graded(small_class, tmp_path_factory):
+    """OUT of ``small_class`` graded by two grading processes; copy it to change it (a grading
+    run takes seconds, and the tests below only need one to start from)."""
+    out = tmp_path_factory.mktemp("graded") / "out"
+    _grade(small_class, out, "--workers", "2")
+    return out
+
+
+def _copy(out, tmp_path):
+    return shutil.copytree(out, tmp_path / "out")
+
+
 def _grade(subs, out, *extra, env=None):
     proc = run_cli("autograde", str(subs), "--out", str(out), "--exercise", EX, *extra, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -103,9 +116,8 @@ def test_one_kernel_per_notebook_and_no_spare_after_the_last(small_class, tmp_pa
     assert kernels.POOL.spare is None
 
 
-def test_gradebook_holds_every_score(small_class, tmp_path):
-    out = tmp_path / "out"
-    _grade(small_class, out, "--workers", "2")
+def test_gradebook_holds_every_score(graded):
+    out = graded
     grades = read_grades(out)
     with Gradebook(f"sqlite:///{out / 'gradebook.db'}", COURSE_ID) as gb:
         for student, row in grades.items():
@@ -114,11 +126,10 @@ def test_gradebook_holds_every_score(small_class, tmp_path):
             assert submission.max_score == float(row["max_score"])
 
 
-def test_recording_a_hand_in_again_is_all_or_nothing(small_class, tmp_path, monkeypatch):
+def test_recording_a_hand_in_again_is_all_or_nothing(graded, tmp_path, monkeypatch):
     """Replacing a hand-in's scores in the gradebook is one transaction: a failure half-way
     (after the old submission was removed) leaves the old scores, not a student without any."""
-    out = tmp_path / "out"
-    _grade(small_class, out, "--workers", "2")
+    out = _copy(graded, tmp_path)
     db_url = f"sqlite:///{out / 'gradebook.db'}"
     _, results, _ = load_journal(out)["half"]
 
@@ -139,11 +150,10 @@ def test_recording_a_hand_in_again_is_all_or_nothing(small_class, tmp_path, monk
         assert len(gb.find_assignment(EX).submissions) == 3
 
 
-def test_rerun_skips_graded_hand_ins_and_regrades_changed_ones(small_class, tmp_path):
+def test_rerun_skips_graded_hand_ins_and_regrades_changed_ones(small_class, graded, tmp_path):
     subs = tmp_path / "subs"
     shutil.copytree(small_class, subs)
-    out = tmp_path / "out"
-    _grade(subs, out)
+    out = _copy(graded, tmp_path)  # graded from small_class: the copy's hand-ins are the same
     first = (out / "grades.csv").read_text()
     assert len(_journal(out)) == 3
 
@@ -163,9 +173,8 @@ def test_rerun_skips_graded_hand_ins_and_regrades_changed_ones(small_class, tmp_
     assert len(_journal(out)) == 3
 
 
-def test_an_interrupted_run_resumes_without_losing_or_duplicating(small_class, tmp_path):
-    out = tmp_path / "out"
-    _grade(small_class, out)
+def test_an_interrupted_run_resumes_without_losing_or_duplicating(small_class, graded, tmp_path):
+    out = _copy(graded, tmp_path)
     expected = (out / "grades.csv").read_text()
     lines = _journal(out)
     # as if the run had been killed while writing the last entry
