@@ -117,9 +117,8 @@ def test_one_kernel_per_notebook_and_no_spare_after_the_last(small_class, tmp_pa
 
 
 def test_gradebook_holds_every_score(graded):
-    out = graded
-    grades = read_grades(out)
-    with Gradebook(f"sqlite:///{out / 'gradebook.db'}", COURSE_ID) as gb:
+    grades = read_grades(graded)
+    with Gradebook(f"sqlite:///{graded / 'gradebook.db'}", COURSE_ID) as gb:
         for student, row in grades.items():
             submission = gb.find_submission_notebook(NB, EX, student)
             assert submission.score == float(row["score"])
