@@ -108,7 +108,7 @@ def run(
 
 
 def cluster(
-    report: Callable[[str], object] = print, n: int = 160, rounds: int = 2, pin: bool = True
+    report: Callable[[str], object] = print, n: int = 160, rounds: int = 3, pin: bool = True
 ) -> float:
     """One Dask worker against two, on a loopback cluster, grading the same class.
 
