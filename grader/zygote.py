@@ -42,9 +42,8 @@ sandbox's /tmp holds: matplotlib's font list (:mod:`grader.mpl_cache`) and, boun
 sandbox binds them, the folders Python imports from where they are in /tmp (a checkout cloned
 there). It also sets ``MPLBACKEND`` as ipykernel sets it in every kernel; a kernel then finds
 matplotlib with the same settings, fonts, folders and backend as its own import would have left
-it. matplotlib also reads a
-``matplotlibrc`` in the working folder: a notebook handed in with one is graded in a plain
-kernel (:meth:`grader.execute.SandboxedExecute._reads_own_matplotlibrc`).
+it. matplotlib also reads a ``matplotlibrc`` in the working folder: a notebook handed in with one
+is graded in a plain kernel (:meth:`grader.execute.SandboxedExecute._reads_own_matplotlibrc`).
 
 Differences from a plain kernel that a student could observe: the preloaded modules are already
 in ``sys.modules``; ``hash()`` of a string is the same in every kernel forked from one zygote
